@@ -1,0 +1,682 @@
+//! The breaker's state machine as plain functions of (row, event, time): no I/O, no clock.
+//!
+//! ```text
+//!                 weighted failures >= threshold
+//!   +--------+  -------------------------------->  +------+
+//!   | closed |                                     | open |<-----------------+
+//!   +--------+  <--------------------+             +------+                  |
+//!     ^   |       probe succeeds     |    reset timeout |                    | probe fails
+//!     |   |                          |    elapsed       v                    | (restarts the
+//!     |   | operator trip       +-----------+   one process claims   +-----------+ timeout)
+//!     |   |                     | half_open | ---------------------> | probe in  |--+
+//!     |   v                     +-----------+    the probe lease     |  flight   |
+//!   +-------------+                                                  +-----------+
+//!   | forced_open |   only an operator reset leaves forced_open (and any state)
+//!   +-------------+
+//! ```
+//!
+//! The seed's columns (`tripped`, `failure_count`, `last_failure_at`, ...) are the source of
+//! truth: an old writer that rewrites a row with `INSERT OR REPLACE` erases the added columns,
+//! and a tripped row whose trip kind is unknown is treated as tripped by an operator, the
+//! original system's behaviour (no automatic re-test).
+
+use crate::config::{BreakerConfig, millis};
+use serde::Serialize;
+use std::fmt;
+
+/// Weighted failure counts are sums of 1.0 and 0.5; this absorbs float rounding at the threshold.
+const COUNT_EPSILON: f64 = 1e-9;
+
+/// What operators and dashboards call a breaker's condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+    ForcedOpen,
+}
+
+impl BreakerState {
+    pub const ALL: [BreakerState; 4] = [
+        BreakerState::Closed,
+        BreakerState::Open,
+        BreakerState::HalfOpen,
+        BreakerState::ForcedOpen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+            BreakerState::ForcedOpen => "forced_open",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        self != BreakerState::Closed
+    }
+}
+
+impl fmt::Display for BreakerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who tripped a breaker: the threshold (re-tested by a probe) or an operator (reset only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TripKind {
+    Auto,
+    Manual,
+}
+
+impl TripKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TripKind::Auto => "auto",
+            TripKind::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TripKind> {
+        match s {
+            "auto" => Some(TripKind::Auto),
+            "manual" => Some(TripKind::Manual),
+            _ => None,
+        }
+    }
+}
+
+/// One row of `circuit_breaker_state`: the seed's columns, then the added ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerRow {
+    pub bookmaker: String,
+    pub failure_count: f64,
+    pub last_failure_at: Option<i64>,
+    pub tripped: bool,
+    pub trip_count: i64,
+    pub last_error: Option<String>,
+    pub avg_latency: Option<f64>,
+    pub last_reset_at: Option<i64>,
+    pub last_reset_by: Option<String>,
+    pub last_reset_reason: Option<String>,
+    pub updated_at: i64,
+    // Added by migration 1.
+    pub tripped_at: Option<i64>,
+    pub trip_kind: Option<TripKind>,
+    pub probe_lease_until: Option<i64>,
+    pub probe_owner: Option<String>,
+    pub last_success_at: Option<i64>,
+}
+
+impl BreakerRow {
+    pub fn new(bookmaker: &str, now: i64) -> BreakerRow {
+        BreakerRow {
+            bookmaker: bookmaker.to_owned(),
+            failure_count: 0.0,
+            last_failure_at: None,
+            tripped: false,
+            trip_count: 0,
+            last_error: None,
+            avg_latency: None,
+            last_reset_at: None,
+            last_reset_by: None,
+            last_reset_reason: None,
+            updated_at: now,
+            tripped_at: None,
+            trip_kind: None,
+            probe_lease_until: None,
+            probe_owner: None,
+            last_success_at: None,
+        }
+    }
+
+    /// When the current trip began. Rows tripped by an old writer have no `tripped_at`; the
+    /// original service set `last_failure_at` at every trip, so that stands in for it.
+    pub fn trip_started_at(&self) -> Option<i64> {
+        self.tripped_at.or(self.last_failure_at)
+    }
+
+    /// A trip whose kind was erased or never written counts as an operator's: never re-tested.
+    pub fn effective_trip_kind(&self) -> TripKind {
+        self.trip_kind.unwrap_or(TripKind::Manual)
+    }
+
+    pub fn probe_in_flight(&self, now: i64) -> bool {
+        self.tripped && self.probe_lease_until.is_some_and(|until| until > now)
+    }
+}
+
+/// The configuration in the units the state machine works in (milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    pub failure_threshold: f64,
+    pub reset_timeout_ms: i64,
+    pub cooldown_ms: i64,
+    pub failure_window_ms: i64,
+    pub timeout_weight: f64,
+    pub half_open_enabled: bool,
+    pub probe_lease_ms: i64,
+    pub latency_smoothing: f64,
+}
+
+impl From<&BreakerConfig> for Rules {
+    fn from(c: &BreakerConfig) -> Rules {
+        Rules {
+            failure_threshold: c.failure_threshold,
+            reset_timeout_ms: millis(c.reset_timeout),
+            cooldown_ms: millis(c.cooldown),
+            failure_window_ms: millis(c.failure_window),
+            timeout_weight: c.timeout_weight,
+            half_open_enabled: c.half_open_enabled,
+            probe_lease_ms: millis(c.probe_lease),
+            latency_smoothing: c.latency_smoothing,
+        }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules::from(&BreakerConfig::default())
+    }
+}
+
+/// Whether an automatically tripped breaker has waited out its reset timeout.
+fn probe_due(row: &BreakerRow, rules: &Rules, now: i64) -> bool {
+    rules.half_open_enabled
+        && row.tripped
+        && row.effective_trip_kind() == TripKind::Auto
+        && row
+            .trip_started_at()
+            .is_none_or(|at| now.saturating_sub(at) >= rules.reset_timeout_ms)
+}
+
+/// The state a row is in at `now`.
+pub fn state_of(row: &BreakerRow, rules: &Rules, now: i64) -> BreakerState {
+    if !row.tripped {
+        BreakerState::Closed
+    } else if row.effective_trip_kind() == TripKind::Manual {
+        BreakerState::ForcedOpen
+    } else if row.probe_in_flight(now) || probe_due(row, rules, now) {
+        BreakerState::HalfOpen
+    } else {
+        BreakerState::Open
+    }
+}
+
+/// What to do with a call that is about to be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The breaker is closed (or has never seen this bookmaker).
+    Allow,
+    /// The breaker is half-open and nobody holds the probe lease: try to claim it.
+    ProbeCandidate,
+    /// Reject without calling the upstream.
+    Reject(BreakerState),
+}
+
+pub fn admit(row: Option<&BreakerRow>, rules: &Rules, now: i64) -> Admission {
+    let Some(row) = row else {
+        return Admission::Allow;
+    };
+    if !row.tripped {
+        return Admission::Allow;
+    }
+    let state = state_of(row, rules, now);
+    if state == BreakerState::HalfOpen && !row.probe_in_flight(now) {
+        Admission::ProbeCandidate
+    } else {
+        Admission::Reject(state)
+    }
+}
+
+/// The kinds of audit rows. The seed's runbook knows `TRIP` and `RESET`; the rest are new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Trip,
+    Reset,
+    ResetDenied,
+    ProbeStart,
+    Close,
+    Reopen,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 6] = [
+        AuditAction::Trip,
+        AuditAction::Reset,
+        AuditAction::ResetDenied,
+        AuditAction::ProbeStart,
+        AuditAction::Close,
+        AuditAction::Reopen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Trip => "TRIP",
+            AuditAction::Reset => "RESET",
+            AuditAction::ResetDenied => "RESET_DENIED",
+            AuditAction::ProbeStart => "PROBE_START",
+            AuditAction::Close => "CLOSE",
+            AuditAction::Reopen => "REOPEN",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditAction> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// A change of state the breaker made by itself; it becomes an audit row with actor `system`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub action: AuditAction,
+    pub before: BreakerState,
+    pub after: BreakerState,
+    pub reason: String,
+}
+
+/// Records a failure of `weight`. Returns the new row and the automatic trip, if this was it.
+pub fn record_failure(
+    row: Option<&BreakerRow>,
+    bookmaker: &str,
+    weight: f64,
+    error: &str,
+    rules: &Rules,
+    now: i64,
+) -> (BreakerRow, Option<Transition>) {
+    let mut next = row.cloned().unwrap_or_else(|| BreakerRow::new(bookmaker, now));
+    let before = state_of(&next, rules, now);
+    add_failure(&mut next, weight, error, rules, now);
+    let mut transition = None;
+    if !next.tripped && next.failure_count + COUNT_EPSILON >= rules.failure_threshold {
+        next.tripped = true;
+        next.trip_kind = Some(TripKind::Auto);
+        next.tripped_at = Some(now);
+        next.trip_count += 1;
+        next.probe_lease_until = None;
+        next.probe_owner = None;
+        transition = Some(Transition {
+            action: AuditAction::Trip,
+            before,
+            after: state_of(&next, rules, now),
+            reason: format!(
+                "failure threshold reached ({} >= {})",
+                fmt_count(next.failure_count),
+                fmt_count(rules.failure_threshold)
+            ),
+        });
+    }
+    (next, transition)
+}
+
+fn add_failure(row: &mut BreakerRow, weight: f64, error: &str, rules: &Rules, now: i64) {
+    let fresh_window = row
+        .last_failure_at
+        .is_none_or(|last| now.saturating_sub(last) > rules.failure_window_ms);
+    row.failure_count = if fresh_window {
+        weight
+    } else {
+        row.failure_count + weight
+    };
+    row.last_failure_at = Some(now);
+    row.last_error = Some(error.to_owned());
+    row.updated_at = now;
+}
+
+/// Records a success: the failure count starts again from zero. A success never closes a
+/// tripped breaker by itself (a call that started before the trip may succeed late); only a
+/// probe's success does.
+pub fn record_success(
+    row: Option<&BreakerRow>,
+    bookmaker: &str,
+    latency_ms: f64,
+    rules: &Rules,
+    now: i64,
+) -> BreakerRow {
+    let mut next = row.cloned().unwrap_or_else(|| BreakerRow::new(bookmaker, now));
+    next.failure_count = 0.0;
+    let mut batch = LatencyBatch::default();
+    batch.add(latency_ms, rules.latency_smoothing);
+    next.avg_latency = Some(batch.apply(next.avg_latency));
+    next.last_success_at = Some(now);
+    next.updated_at = now;
+    next
+}
+
+/// Claims the half-open probe for `owner`, or `None` when the row is not a probe candidate.
+pub fn claim_probe(
+    row: &BreakerRow,
+    owner: &str,
+    rules: &Rules,
+    now: i64,
+) -> Option<(BreakerRow, Transition)> {
+    if admit(Some(row), rules, now) != Admission::ProbeCandidate {
+        return None;
+    }
+    let mut next = row.clone();
+    next.probe_lease_until = Some(now.saturating_add(rules.probe_lease_ms));
+    next.probe_owner = Some(owner.to_owned());
+    next.updated_at = now;
+    let transition = Transition {
+        action: AuditAction::ProbeStart,
+        before: state_of(row, rules, now),
+        after: BreakerState::HalfOpen,
+        reason: "reset timeout elapsed; one probe call let through".to_owned(),
+    };
+    Some((next, transition))
+}
+
+/// Whether `owner` still holds the probe of this row (its lease may have expired and been
+/// claimed by someone else in the meantime).
+pub fn holds_probe(row: &BreakerRow, owner: &str) -> bool {
+    row.tripped && row.probe_owner.as_deref() == Some(owner)
+}
+
+/// The probe's call succeeded: close the breaker.
+pub fn probe_succeeded(
+    row: &BreakerRow,
+    latency_ms: f64,
+    rules: &Rules,
+    now: i64,
+) -> (BreakerRow, Transition) {
+    let before = state_of(row, rules, now);
+    let mut next = record_success(Some(row), &row.bookmaker, latency_ms, rules, now);
+    next.tripped = false;
+    next.trip_kind = None;
+    next.tripped_at = None;
+    next.probe_lease_until = None;
+    next.probe_owner = None;
+    let transition = Transition {
+        action: AuditAction::Close,
+        before,
+        after: BreakerState::Closed,
+        reason: "half-open probe succeeded".to_owned(),
+    };
+    (next, transition)
+}
+
+/// The probe's call failed: open again and restart the reset timeout.
+pub fn probe_failed(
+    row: &BreakerRow,
+    weight: f64,
+    error: &str,
+    rules: &Rules,
+    now: i64,
+) -> (BreakerRow, Transition) {
+    let before = state_of(row, rules, now);
+    let mut next = row.clone();
+    add_failure(&mut next, weight, error, rules, now);
+    next.tripped_at = Some(now);
+    next.probe_lease_until = None;
+    next.probe_owner = None;
+    let transition = Transition {
+        action: AuditAction::Reopen,
+        before,
+        after: state_of(&next, rules, now),
+        reason: "half-open probe failed; reset timeout restarted".to_owned(),
+    };
+    (next, transition)
+}
+
+/// An operator trips the breaker. Like the original, the trip time is also written as the last
+/// failure, so the reset cooldown covers a manual trip.
+pub fn manual_trip(row: Option<&BreakerRow>, bookmaker: &str, now: i64) -> BreakerRow {
+    let mut next = row.cloned().unwrap_or_else(|| BreakerRow::new(bookmaker, now));
+    if !next.tripped {
+        next.trip_count += 1;
+    }
+    next.tripped = true;
+    next.trip_kind = Some(TripKind::Manual);
+    next.tripped_at = Some(now);
+    next.last_failure_at = Some(now);
+    next.probe_lease_until = None;
+    next.probe_owner = None;
+    next.updated_at = now;
+    next
+}
+
+/// Whether a reset may go ahead now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetDecision {
+    Allowed,
+    /// Inside the cooldown: `elapsed_ms` since the later of the last failure and the trip.
+    Denied { elapsed_ms: i64, remaining_ms: i64 },
+}
+
+pub fn reset_decision(row: &BreakerRow, rules: &Rules, now: i64, force: bool) -> ResetDecision {
+    let since = match (row.last_failure_at, row.tripped_at) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let Some(since) = since else {
+        return ResetDecision::Allowed;
+    };
+    // A timestamp in the future (clock skew) counts as "just now", never as long ago.
+    let elapsed_ms = now.saturating_sub(since).max(0);
+    if force || elapsed_ms >= rules.cooldown_ms {
+        ResetDecision::Allowed
+    } else {
+        ResetDecision::Denied {
+            elapsed_ms,
+            remaining_ms: rules.cooldown_ms - elapsed_ms,
+        }
+    }
+}
+
+/// Applies an allowed reset.
+pub fn apply_reset(row: &BreakerRow, user: &str, reason: Option<&str>, now: i64) -> BreakerRow {
+    let mut next = row.clone();
+    next.failure_count = 0.0;
+    next.tripped = false;
+    next.trip_kind = None;
+    next.tripped_at = None;
+    next.probe_lease_until = None;
+    next.probe_owner = None;
+    next.last_reset_at = Some(now);
+    next.last_reset_by = Some(user.to_owned());
+    next.last_reset_reason = reason.map(str::to_owned);
+    next.updated_at = now;
+    next
+}
+
+/// Successful-call latencies gathered in memory, applied to the stored average in one write.
+///
+/// The average is an exponential moving average with smoothing `a`: each sample `l` turns `avg`
+/// into `avg * (1 - a) + l * a`, and the first sample ever sets it exactly. Applying n samples at
+/// once is `avg * decay + contribution`, or `if_empty` when there was no average yet.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LatencyBatch {
+    pub samples: u64,
+    pub decay: f64,
+    pub contribution: f64,
+    pub if_empty: f64,
+}
+
+impl LatencyBatch {
+    pub fn add(&mut self, latency_ms: f64, smoothing: f64) {
+        let keep = 1.0 - smoothing;
+        if self.samples == 0 {
+            self.if_empty = latency_ms;
+            self.decay = keep;
+            self.contribution = smoothing * latency_ms;
+        } else {
+            self.if_empty = self.if_empty * keep + smoothing * latency_ms;
+            self.decay *= keep;
+            self.contribution = self.contribution * keep + smoothing * latency_ms;
+        }
+        self.samples += 1;
+    }
+
+    pub fn apply(&self, current: Option<f64>) -> f64 {
+        match current {
+            None => self.if_empty,
+            Some(avg) => avg * self.decay + self.contribution,
+        }
+    }
+}
+
+/// A failure count as people write it: `10`, `9.5`.
+pub fn fmt_count(count: f64) -> String {
+    if count.fract() == 0.0 && count.abs() < 1e15 {
+        format!("{}", count as i64)
+    } else {
+        format!("{count:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules::default()
+    }
+
+    fn fail_n(n: usize, weight: f64) -> (BreakerRow, Vec<Transition>) {
+        let mut row = None;
+        let mut transitions = Vec::new();
+        for i in 0..n {
+            let (next, t) = record_failure(row.as_ref(), "bk", weight, "boom", &rules(), i as i64);
+            transitions.extend(t);
+            row = Some(next);
+        }
+        (row.expect("at least one failure"), transitions)
+    }
+
+    #[test]
+    fn ten_hard_failures_trip() {
+        let (row, t) = fail_n(9, 1.0);
+        assert!(!row.tripped);
+        assert!(t.is_empty());
+        let (row, t) = fail_n(10, 1.0);
+        assert!(row.tripped);
+        assert_eq!(row.trip_count, 1);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].action, AuditAction::Trip);
+        assert_eq!(state_of(&row, &rules(), 10), BreakerState::Open);
+    }
+
+    #[test]
+    fn nineteen_timeouts_do_not_trip_twenty_do() {
+        assert!(!fail_n(19, 0.5).0.tripped);
+        let (row, _) = fail_n(20, 0.5);
+        assert!(row.tripped);
+        assert_eq!(row.failure_count, 10.0);
+    }
+
+    #[test]
+    fn a_failure_after_the_window_starts_afresh() {
+        let r = rules();
+        let (row, _) = record_failure(None, "bk", 1.0, "e", &r, 0);
+        let (row, _) = record_failure(Some(&row), "bk", 1.0, "e", &r, r.failure_window_ms);
+        assert_eq!(row.failure_count, 2.0);
+        let (row, _) = record_failure(Some(&row), "bk", 1.0, "e", &r, 2 * r.failure_window_ms + 1);
+        assert_eq!(row.failure_count, 1.0);
+    }
+
+    #[test]
+    fn half_open_after_reset_timeout_and_single_claim() {
+        let r = rules();
+        let (row, _) = fail_n(10, 1.0);
+        let trip_at = row.tripped_at.expect("tripped");
+        assert_eq!(
+            admit(Some(&row), &r, trip_at + r.reset_timeout_ms - 1),
+            Admission::Reject(BreakerState::Open)
+        );
+        let now = trip_at + r.reset_timeout_ms;
+        assert_eq!(admit(Some(&row), &r, now), Admission::ProbeCandidate);
+        let (claimed, t) = claim_probe(&row, "a", &r, now).expect("claim");
+        assert_eq!(t.action, AuditAction::ProbeStart);
+        assert!(claim_probe(&claimed, "b", &r, now + 1).is_none());
+        assert_eq!(
+            admit(Some(&claimed), &r, now + 1),
+            Admission::Reject(BreakerState::HalfOpen)
+        );
+        // The lease expires: a crashed prober does not wedge the breaker.
+        assert!(claim_probe(&claimed, "b", &r, now + r.probe_lease_ms).is_some());
+    }
+
+    #[test]
+    fn probe_outcomes() {
+        let r = rules();
+        let (row, _) = fail_n(10, 1.0);
+        let now = row.tripped_at.unwrap_or(0) + r.reset_timeout_ms;
+        let (claimed, _) = claim_probe(&row, "a", &r, now).expect("claim");
+        let (closed, t) = probe_succeeded(&claimed, 12.0, &r, now + 5);
+        assert!(!closed.tripped);
+        assert_eq!(closed.failure_count, 0.0);
+        assert_eq!(t.after, BreakerState::Closed);
+        let (reopened, t) = probe_failed(&claimed, 1.0, "still down", &r, now + 5);
+        assert!(reopened.tripped);
+        assert_eq!(reopened.tripped_at, Some(now + 5));
+        assert_eq!(reopened.trip_count, row.trip_count);
+        assert_eq!(t.after, BreakerState::Open);
+    }
+
+    #[test]
+    fn manual_trip_is_never_probed() {
+        let r = rules();
+        let row = manual_trip(None, "bk", 0);
+        assert_eq!(state_of(&row, &r, 0), BreakerState::ForcedOpen);
+        assert_eq!(
+            admit(Some(&row), &r, 10 * r.reset_timeout_ms),
+            Admission::Reject(BreakerState::ForcedOpen)
+        );
+    }
+
+    #[test]
+    fn legacy_trip_without_kind_is_forced_open() {
+        let mut row = BreakerRow::new("bk", 0);
+        row.tripped = true;
+        row.last_failure_at = Some(0);
+        assert_eq!(state_of(&row, &rules(), 1_000_000), BreakerState::ForcedOpen);
+    }
+
+    #[test]
+    fn cooldown() {
+        let r = rules();
+        let row = manual_trip(None, "bk", 1000);
+        assert_eq!(
+            reset_decision(&row, &r, 13_000, false),
+            ResetDecision::Denied {
+                elapsed_ms: 12_000,
+                remaining_ms: 48_000
+            }
+        );
+        assert_eq!(reset_decision(&row, &r, 13_000, true), ResetDecision::Allowed);
+        assert_eq!(
+            reset_decision(&row, &r, 1000 + r.cooldown_ms, false),
+            ResetDecision::Allowed
+        );
+        let reset = apply_reset(&row, "alice", Some("fixed"), 70_000);
+        assert!(!reset.tripped);
+        assert_eq!(reset.last_reset_by.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn latency_batch_matches_one_by_one() {
+        let samples = [150.0, 90.0, 300.0, 12.5];
+        let a = 0.1;
+        for start in [None, Some(100.0)] {
+            let mut one_by_one = start;
+            let mut batch = LatencyBatch::default();
+            for s in samples {
+                let mut single = LatencyBatch::default();
+                single.add(s, a);
+                one_by_one = Some(single.apply(one_by_one));
+                batch.add(s, a);
+            }
+            let got = batch.apply(start);
+            let want = one_by_one.unwrap_or_default();
+            assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        }
+        let mut first = LatencyBatch::default();
+        first.add(150.0, a);
+        assert_eq!(first.apply(None), 150.0);
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(breakerctl::cli::main_exit_code());
+}
