@@ -15,7 +15,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{BreakerConfig, Synchronous};
 use crate::error::{BreakerError, CallError, Result};
 use crate::load::{LoadMonitor, SystemLoadMonitor};
-use crate::machine::{self, Admission, AuditAction, BreakerRow, BreakerState, LatencyBatch, Rules, Transition};
+use crate::machine::{
+    self, Admission, AuditAction, BreakerRow, BreakerState, LatencyBatch, Rules, Transition,
+};
 use crate::metrics::{MetricsSink, NoopMetrics};
 use crate::storage::{
     AuditFilter, AuditRecord, CounterRow, FlushBatch, NewAudit, OpenMode, Store, StoreOptions,
@@ -463,7 +465,9 @@ impl ProductionCircuitBreaker {
         call: impl FnOnce() -> std::result::Result<T, E>,
         is_timeout: impl FnOnce(&E) -> bool,
     ) -> std::result::Result<T, CallError<E>> {
-        let permit = self.admit(bookmaker, ctx).map_err(|r| self.refusal(bookmaker, ctx, r))?;
+        let permit = self
+            .admit(bookmaker, ctx)
+            .map_err(|r| self.refusal(bookmaker, ctx, r))?;
         let result = call();
         self.finish(bookmaker, ctx, permit, result, is_timeout)
     }
@@ -479,14 +483,20 @@ impl ProductionCircuitBreaker {
     where
         F: Future<Output = std::result::Result<T, E>>,
     {
-        let permit = self.admit(bookmaker, ctx).map_err(|r| self.refusal(bookmaker, ctx, r))?;
+        let permit = self
+            .admit(bookmaker, ctx)
+            .map_err(|r| self.refusal(bookmaker, ctx, r))?;
         let result = call.await;
         self.finish(bookmaker, ctx, permit, result, |e: &E| {
             message_says_timeout(&e.to_string())
         })
     }
 
-    fn admit(&self, bookmaker: &str, ctx: &CallContext<'_>) -> std::result::Result<Permit<'_>, Refusal> {
+    fn admit(
+        &self,
+        bookmaker: &str,
+        ctx: &CallContext<'_>,
+    ) -> std::result::Result<Permit<'_>, Refusal> {
         validate_name(bookmaker)?;
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
@@ -532,12 +542,18 @@ impl ProductionCircuitBreaker {
         let inner = &*self.inner;
         match refusal {
             Refusal::Tripped(state) => {
-                self.lock().pending.count(bookmaker, ctx.operation, REASON_TRIPPED);
+                self.lock()
+                    .pending
+                    .count(bookmaker, ctx.operation, REASON_TRIPPED);
                 self.ensure_flusher();
                 inner.metrics.counter(
                     "circuit_breaker_rejected_total",
                     1.0,
-                    &[("bookmaker", bookmaker), ("operation", ctx.operation), ("reason", REASON_TRIPPED)],
+                    &[
+                        ("bookmaker", bookmaker),
+                        ("operation", ctx.operation),
+                        ("reason", REASON_TRIPPED),
+                    ],
                 );
                 tracing::debug!(bookmaker, operation = ctx.operation, reason = REASON_TRIPPED, actor = SYSTEM_ACTOR, state = %state, "call rejected: breaker open");
                 CallError::Tripped {
@@ -547,7 +563,9 @@ impl ProductionCircuitBreaker {
                 }
             }
             Refusal::LoadShed(system_load) => {
-                self.lock().pending.count(bookmaker, ctx.operation, REASON_LOAD_SHED);
+                self.lock()
+                    .pending
+                    .count(bookmaker, ctx.operation, REASON_LOAD_SHED);
                 self.ensure_flusher();
                 let labels = [("bookmaker", bookmaker), ("operation", ctx.operation)];
                 inner.metrics.counter(
@@ -555,8 +573,18 @@ impl ProductionCircuitBreaker {
                     1.0,
                     &[labels[0], labels[1], ("reason", REASON_LOAD_SHED)],
                 );
-                inner.metrics.counter("load_shed_rejected_total", 1.0, &labels);
-                tracing::info!(bookmaker, operation = ctx.operation, reason = REASON_LOAD_SHED, actor = SYSTEM_ACTOR, system_load, estimated_load = ctx.estimated_load, "call shed: host overloaded");
+                inner
+                    .metrics
+                    .counter("load_shed_rejected_total", 1.0, &labels);
+                tracing::info!(
+                    bookmaker,
+                    operation = ctx.operation,
+                    reason = REASON_LOAD_SHED,
+                    actor = SYSTEM_ACTOR,
+                    system_load,
+                    estimated_load = ctx.estimated_load,
+                    "call shed: host overloaded"
+                );
                 CallError::LoadShed {
                     bookmaker: bookmaker.to_owned(),
                     operation: ctx.operation.to_owned(),
@@ -591,7 +619,13 @@ impl ProductionCircuitBreaker {
                 } else {
                     1.0
                 };
-                if let Err(e) = self.on_failure(bookmaker, weight, &err.to_string(), probe, Some(ctx.operation)) {
+                if let Err(e) = self.on_failure(
+                    bookmaker,
+                    weight,
+                    &err.to_string(),
+                    probe,
+                    Some(ctx.operation),
+                ) {
                     tracing::error!(bookmaker, operation = ctx.operation, error = %e, "could not record a failure");
                 }
                 Err(CallError::Upstream(err))
@@ -651,12 +685,24 @@ impl ProductionCircuitBreaker {
             }
         })?;
         if claimed {
-            tracing::info!(bookmaker, operation = ctx.operation, reason = "half_open_probe", actor = SYSTEM_ACTOR, "half-open probe started");
+            tracing::info!(
+                bookmaker,
+                operation = ctx.operation,
+                reason = "half_open_probe",
+                actor = SYSTEM_ACTOR,
+                "half-open probe started"
+            );
         }
         Ok(claimed)
     }
 
-    fn on_success(&self, bookmaker: &str, latency_ms: f64, probe: bool, operation: Option<&str>) -> Result<()> {
+    fn on_success(
+        &self,
+        bookmaker: &str,
+        latency_ms: f64,
+        probe: bool,
+        operation: Option<&str>,
+    ) -> Result<()> {
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
         let mut db = self.lock();
@@ -664,7 +710,8 @@ impl ProductionCircuitBreaker {
             db.refresh()?;
             let clean = db.row(bookmaker)?.is_none_or(|r| r.failure_count == 0.0);
             if clean {
-                db.pending.add_latency(bookmaker, latency_ms, inner.rules.latency_smoothing, now);
+                db.pending
+                    .add_latency(bookmaker, latency_ms, inner.rules.latency_smoothing, now);
                 drop(db);
                 self.ensure_flusher();
                 return Ok(());
@@ -689,7 +736,9 @@ impl ProductionCircuitBreaker {
                     closed = true;
                     next
                 }
-                _ => machine::record_success(row.as_ref(), bookmaker, latency_ms, &inner.rules, now),
+                _ => {
+                    machine::record_success(row.as_ref(), bookmaker, latency_ms, &inner.rules, now)
+                }
             };
             next.avg_latency = Some(batch.apply(row.as_ref().and_then(|r| r.avg_latency)));
             tx.save(&next)?;
@@ -697,8 +746,16 @@ impl ProductionCircuitBreaker {
         })?;
         drop(db);
         if closed {
-            inner.metrics.gauge("circuit_breaker_tripped", 0.0, &[("bookmaker", bookmaker)]);
-            tracing::info!(bookmaker, operation, reason = "half_open_probe_succeeded", actor = SYSTEM_ACTOR, "breaker closed by probe");
+            inner
+                .metrics
+                .gauge("circuit_breaker_tripped", 0.0, &[("bookmaker", bookmaker)]);
+            tracing::info!(
+                bookmaker,
+                operation,
+                reason = "half_open_probe_succeeded",
+                actor = SYSTEM_ACTOR,
+                "breaker closed by probe"
+            );
         }
         Ok(())
     }
@@ -721,7 +778,14 @@ impl ProductionCircuitBreaker {
                     let (next, t) = machine::probe_failed(r, weight, error, &inner.rules, now);
                     (next, Some(t))
                 }
-                _ => machine::record_failure(row.as_ref(), bookmaker, weight, error, &inner.rules, now),
+                _ => machine::record_failure(
+                    row.as_ref(),
+                    bookmaker,
+                    weight,
+                    error,
+                    &inner.rules,
+                    now,
+                ),
             };
             tx.save(&next)?;
             if let Some(t) = &t {
@@ -733,8 +797,14 @@ impl ProductionCircuitBreaker {
         if let Some(t) = transition {
             let op = operation.unwrap_or("");
             if t.action == AuditAction::Trip {
-                inner.metrics.gauge("circuit_breaker_tripped", 1.0, &[("bookmaker", bookmaker)]);
-                inner.metrics.counter("circuit_breaker_trips_total", 1.0, &[("bookmaker", bookmaker)]);
+                inner
+                    .metrics
+                    .gauge("circuit_breaker_tripped", 1.0, &[("bookmaker", bookmaker)]);
+                inner.metrics.counter(
+                    "circuit_breaker_trips_total",
+                    1.0,
+                    &[("bookmaker", bookmaker)],
+                );
                 tracing::warn!(bookmaker, operation = op, reason = %t.reason, actor = SYSTEM_ACTOR, "breaker tripped");
             } else {
                 tracing::warn!(bookmaker, operation = op, reason = %t.reason, actor = SYSTEM_ACTOR, "breaker re-opened by failed probe");
@@ -752,7 +822,13 @@ impl ProductionCircuitBreaker {
     /// Records a timeout (the configured timeout weight, 0.5 by default).
     pub fn record_timeout(&self, bookmaker: &str, error: &str) -> Result<()> {
         validate_name(bookmaker)?;
-        self.on_failure(bookmaker, self.inner.config.timeout_weight, error, false, None)
+        self.on_failure(
+            bookmaker,
+            self.inner.config.timeout_weight,
+            error,
+            false,
+            None,
+        )
     }
 
     /// Records a success: the failure count goes back to zero and the latency joins the average.
@@ -810,9 +886,9 @@ impl ProductionCircuitBreaker {
         let mut db = self.lock();
         let status = self.write(&mut db, Some(Synchronous::Full), |tx| {
             let row = tx.load(bookmaker)?;
-            let before = row
-                .as_ref()
-                .map_or(BreakerState::Closed, |r| machine::state_of(r, &inner.rules, now));
+            let before = row.as_ref().map_or(BreakerState::Closed, |r| {
+                machine::state_of(r, &inner.rules, now)
+            });
             let next = machine::manual_trip(row.as_ref(), bookmaker, now);
             tx.save(&next)?;
             tx.append_audit(&NewAudit {
@@ -827,11 +903,22 @@ impl ProductionCircuitBreaker {
                 failure_count: next.failure_count,
                 operation: None,
             })?;
-            Ok((BookmakerStatus::from_row(&next, &inner.rules, now), Some(next)))
+            Ok((
+                BookmakerStatus::from_row(&next, &inner.rules, now),
+                Some(next),
+            ))
         })?;
         drop(db);
-        inner.metrics.gauge("circuit_breaker_tripped", 1.0, &[("bookmaker", bookmaker)]);
-        tracing::warn!(bookmaker, operation = "trip", reason, actor, "breaker tripped by operator");
+        inner
+            .metrics
+            .gauge("circuit_breaker_tripped", 1.0, &[("bookmaker", bookmaker)]);
+        tracing::warn!(
+            bookmaker,
+            operation = "trip",
+            reason,
+            actor,
+            "breaker tripped by operator"
+        );
         Ok(status)
     }
 
@@ -919,21 +1006,44 @@ impl ProductionCircuitBreaker {
             if options.force {
                 tx.bump_counter(bookmaker, "", REASON_FORCED_RESET, 1, now)?;
             }
-            Ok((Ok(BookmakerStatus::from_row(&next, &inner.rules, now)), Some(next)))
+            Ok((
+                Ok(BookmakerStatus::from_row(&next, &inner.rules, now)),
+                Some(next),
+            ))
         })?;
         match outcome {
             Ok(status) => {
                 drop(db);
-                inner.metrics.counter("circuit_breaker_resets_total", 1.0, &[("bookmaker", bookmaker)]);
-                inner.metrics.gauge("circuit_breaker_tripped", 0.0, &[("bookmaker", bookmaker)]);
-                tracing::info!(bookmaker, operation = "reset", reason = reason.unwrap_or(""), actor, forced = options.force, "breaker reset");
+                inner.metrics.counter(
+                    "circuit_breaker_resets_total",
+                    1.0,
+                    &[("bookmaker", bookmaker)],
+                );
+                inner
+                    .metrics
+                    .gauge("circuit_breaker_tripped", 0.0, &[("bookmaker", bookmaker)]);
+                tracing::info!(
+                    bookmaker,
+                    operation = "reset",
+                    reason = reason.unwrap_or(""),
+                    actor,
+                    forced = options.force,
+                    "breaker reset"
+                );
                 Ok(status)
             }
             Err(None) => Err(self.unknown(&db, bookmaker)),
             Err(Some(p)) => {
                 drop(db);
                 let elapsed_ms = p.elapsed_ms.unwrap_or(0);
-                tracing::warn!(bookmaker, operation = "reset", reason = reason.unwrap_or(""), actor, remaining_ms = p.remaining_ms, "reset denied by cooldown");
+                tracing::warn!(
+                    bookmaker,
+                    operation = "reset",
+                    reason = reason.unwrap_or(""),
+                    actor,
+                    remaining_ms = p.remaining_ms,
+                    "reset denied by cooldown"
+                );
                 Err(BreakerError::CooldownActive {
                     bookmaker: bookmaker.to_owned(),
                     elapsed: Duration::from_millis(u64::try_from(elapsed_ms).unwrap_or(0)),

@@ -72,7 +72,11 @@ pub enum BreakerError {
 
 impl BreakerError {
     /// Wraps a SQLite error, turning the kinds an operator can act on into their own variants.
-    pub(crate) fn from_sqlite(err: rusqlite::Error, path: &std::path::Path, busy: Duration) -> Self {
+    pub(crate) fn from_sqlite(
+        err: rusqlite::Error,
+        path: &std::path::Path,
+        busy: Duration,
+    ) -> Self {
         use rusqlite::ErrorCode;
         if let rusqlite::Error::SqliteFailure(ffi, ref msg) = err {
             let detail = msg.clone().unwrap_or_else(|| ffi.to_string());

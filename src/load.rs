@@ -90,7 +90,10 @@ impl SystemLoadMonitor {
         if s.taken.is_none_or(|t| t.elapsed() >= self.refresh) {
             s.memory = read_memory_in_use().unwrap_or(0.0);
             if let Some((busy, total)) = read_cpu_times() {
-                let (db, dt) = (busy.saturating_sub(s.cpu_busy), total.saturating_sub(s.cpu_total));
+                let (db, dt) = (
+                    busy.saturating_sub(s.cpu_busy),
+                    total.saturating_sub(s.cpu_total),
+                );
                 if s.taken.is_some() && dt > 0 {
                     s.cpu = db as f64 / dt as f64;
                 }

@@ -289,7 +289,9 @@ pub fn record_failure(
     rules: &Rules,
     now: i64,
 ) -> (BreakerRow, Option<Transition>) {
-    let mut next = row.cloned().unwrap_or_else(|| BreakerRow::new(bookmaker, now));
+    let mut next = row
+        .cloned()
+        .unwrap_or_else(|| BreakerRow::new(bookmaker, now));
     let before = state_of(&next, rules, now);
     add_failure(&mut next, weight, error, rules, now);
     let mut transition = None;
@@ -338,7 +340,9 @@ pub fn record_success(
     rules: &Rules,
     now: i64,
 ) -> BreakerRow {
-    let mut next = row.cloned().unwrap_or_else(|| BreakerRow::new(bookmaker, now));
+    let mut next = row
+        .cloned()
+        .unwrap_or_else(|| BreakerRow::new(bookmaker, now));
     next.failure_count = 0.0;
     let mut batch = LatencyBatch::default();
     batch.add(latency_ms, rules.latency_smoothing);
@@ -426,7 +430,9 @@ pub fn probe_failed(
 /// An operator trips the breaker. Like the original, the trip time is also written as the last
 /// failure, so the reset cooldown covers a manual trip.
 pub fn manual_trip(row: Option<&BreakerRow>, bookmaker: &str, now: i64) -> BreakerRow {
-    let mut next = row.cloned().unwrap_or_else(|| BreakerRow::new(bookmaker, now));
+    let mut next = row
+        .cloned()
+        .unwrap_or_else(|| BreakerRow::new(bookmaker, now));
     if !next.tripped {
         next.trip_count += 1;
     }
@@ -445,7 +451,10 @@ pub fn manual_trip(row: Option<&BreakerRow>, bookmaker: &str, now: i64) -> Break
 pub enum ResetDecision {
     Allowed,
     /// Inside the cooldown: `elapsed_ms` since the later of the last failure and the trip.
-    Denied { elapsed_ms: i64, remaining_ms: i64 },
+    Denied {
+        elapsed_ms: i64,
+        remaining_ms: i64,
+    },
 }
 
 pub fn reset_decision(row: &BreakerRow, rules: &Rules, now: i64, force: bool) -> ResetDecision {
@@ -634,7 +643,10 @@ mod tests {
         let mut row = BreakerRow::new("bk", 0);
         row.tripped = true;
         row.last_failure_at = Some(0);
-        assert_eq!(state_of(&row, &rules(), 1_000_000), BreakerState::ForcedOpen);
+        assert_eq!(
+            state_of(&row, &rules(), 1_000_000),
+            BreakerState::ForcedOpen
+        );
     }
 
     #[test]
@@ -648,7 +660,10 @@ mod tests {
                 remaining_ms: 48_000
             }
         );
-        assert_eq!(reset_decision(&row, &r, 13_000, true), ResetDecision::Allowed);
+        assert_eq!(
+            reset_decision(&row, &r, 13_000, true),
+            ResetDecision::Allowed
+        );
         assert_eq!(
             reset_decision(&row, &r, 1000 + r.cooldown_ms, false),
             ResetDecision::Allowed

@@ -277,7 +277,9 @@ impl Store {
             .conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
-        if !self.read_only && !mode.eq_ignore_ascii_case("wal") && self.path != Path::new(":memory:")
+        if !self.read_only
+            && !mode.eq_ignore_ascii_case("wal")
+            && self.path != Path::new(":memory:")
         {
             // WAL lets readers (operators, scrapes) run beside the services' writers. The
             // switch needs a moment of exclusive access; if others hold the file it is retried
@@ -311,7 +313,9 @@ impl Store {
     fn table_names(&self) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
             .map_err(|e| self.err(e))?;
         let names = stmt
             .query_map([], |r| r.get(0))
@@ -930,8 +934,8 @@ mod tests {
     #[test]
     fn audit_chain_links_rows() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store =
-            Store::open(&dir.path().join("cb.db"), OpenMode::CreateIfMissing, opts()).expect("open");
+        let mut store = Store::open(&dir.path().join("cb.db"), OpenMode::CreateIfMissing, opts())
+            .expect("open");
         for action in ["TRIP", "RESET"] {
             store
                 .write(|tx| {
@@ -953,6 +957,9 @@ mod tests {
         let rows = store.audit_chain().expect("chain");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].prev_hash, rows[0].hash);
-        assert_eq!(rows[1].hash.as_deref(), Some(audit_hash(rows[1].prev_hash.as_deref().unwrap_or(""), &rows[1]).as_str()));
+        assert_eq!(
+            rows[1].hash.as_deref(),
+            Some(audit_hash(rows[1].prev_hash.as_deref().unwrap_or(""), &rows[1]).as_str())
+        );
     }
 }

@@ -1,0 +1,218 @@
+//! The command grammar, shared by the command line and the REPL (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_DB: &str = "./data/circuit_breaker.db";
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  ok
+  1  other failure
+  2  usage error (bad flag or value)
+  3  reset denied by the cooldown (also `reset --dry-run` when it would be denied)
+  4  unknown breaker (the message suggests close names)
+  5  database busy for longer than --busy-timeout
+  6  database unusable: missing, not a breaker database, corrupt, schema newer than this
+     build, or read-only for a write
+
+Environment:
+  CIRCUIT_BREAKER_DB   database path (default ./data/circuit_breaker.db)
+  BREAKERCTL_USER      user recorded in audit rows (else SUDO_USER, USER, the login name)
+  NO_COLOR             turns color off; CLICOLOR_FORCE=1 turns it on";
+
+#[derive(Debug, Parser, Clone)]
+#[command(
+    name = "breakerctl",
+    version,
+    about = "Look at and control the circuit breakers in a shared circuit_breaker.db",
+    after_help = EXIT_CODES_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// The breaker database
+    #[arg(long, global = true, env = "CIRCUIT_BREAKER_DB", default_value = DEFAULT_DB, value_name = "PATH")]
+    pub db: PathBuf,
+
+    /// Same as --output json
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table, value_name = "FORMAT")]
+    pub output: OutputFormat,
+
+    /// When to color output (auto: only on a terminal, and not when NO_COLOR is set)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// How long to wait for another process's write lock
+    #[arg(long, global = true, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub busy_timeout: Duration,
+
+    /// Reset cooldown the services use
+    #[arg(long, global = true, env = "BREAKERCTL_COOLDOWN", default_value = "60s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Breaker settings")]
+    pub cooldown: Duration,
+
+    /// Weighted failures that trip a breaker
+    #[arg(
+        long,
+        global = true,
+        env = "BREAKERCTL_FAILURE_THRESHOLD",
+        default_value_t = 10.0,
+        value_name = "N",
+        help_heading = "Breaker settings"
+    )]
+    pub failure_threshold: f64,
+
+    /// How long an automatic trip lasts before a half-open probe
+    #[arg(long, global = true, env = "BREAKERCTL_RESET_TIMEOUT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Breaker settings")]
+    pub reset_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum Command {
+    /// Every breaker: state, failures, last error, latency, trips, last reset
+    #[command(visible_alias = "ls")]
+    StatusAll {
+        /// Only tripped breakers
+        #[arg(long)]
+        tripped: bool,
+        /// Redraw every INTERVAL until Ctrl-C
+        #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "2s", value_parser = parse_duration)]
+        watch: Option<Duration>,
+    },
+    /// One breaker in detail, with its latest audit rows
+    Status {
+        #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
+        name: String,
+    },
+    /// Force a breaker open until someone resets it
+    Trip {
+        #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
+        name: String,
+        /// Why (recorded in the audit trail)
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// Allow a name the database has never seen (a typo guard)
+        #[arg(long)]
+        create: bool,
+    },
+    /// Close a breaker; refused inside the cooldown unless --force
+    Reset {
+        #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
+        name: String,
+        /// Why (required with --force)
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// Override the cooldown (needs --reason)
+        #[arg(long, requires = "reason")]
+        force: bool,
+        /// Only say whether the reset would be allowed; write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// In the REPL, skip typing the name to confirm a forced reset
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The audit trail, newest first
+    #[command(args_conflicts_with_subcommands = true)]
+    Audit {
+        #[command(subcommand)]
+        action: Option<AuditCommand>,
+        #[command(flatten)]
+        query: AuditQuery,
+    },
+    /// Create the database and schema at --db (idempotent)
+    Init,
+    /// Prometheus text exposition of every breaker, to stdout
+    Metrics,
+    /// Serve /metrics and /healthz over HTTP
+    Serve {
+        /// Address to listen on (loopback unless told otherwise)
+        #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+    },
+    /// Interactive console (the same commands, with completion and history)
+    Repl,
+    /// Shell completion script, to stdout
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Man page (roff), to stdout
+    Man,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuditQuery {
+    /// Only this breaker
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
+    pub name: Option<String>,
+    /// Only rows since a duration ago (1h, 30m) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only this action (TRIP, RESET, RESET_DENIED, PROBE_START, CLOSE, REOPEN)
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// Only this user
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// At most N rows
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    pub limit: u32,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum AuditCommand {
+    /// Check the audit trail's hash chain; names the first broken row
+    Verify,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}
+
+/// Durations as people type them: `5s`, `250ms`, `1m30s`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 5s, 250ms, 2m)"))
+}

@@ -1,0 +1,632 @@
+//! The work of each command, given parsed arguments. Output goes to a writer so that the CLI
+//! and the REPL share every line of it.
+
+use super::args::{AuditCommand, AuditQuery, Cli, Command, GlobalArgs, Shell};
+use super::exit::{CliError, ExitCode};
+use super::output::{self, Style, escape};
+use crate::breaker::{BookmakerStatus, ProductionCircuitBreaker, ResetOptions};
+use crate::config::{BreakerConfig, Synchronous};
+use crate::error::BreakerError;
+use crate::machine::{AuditAction, BreakerState};
+use crate::storage::{AuditFilter, audit_hash};
+use anyhow::{Context as _, Result};
+use clap::CommandFactory;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Asks the person at the console to confirm a dangerous action (REPL only).
+pub trait Prompter {
+    /// Returns what the person typed, or `None` when they cancelled (Ctrl-C, Ctrl-D).
+    fn ask(&mut self, prompt: &str) -> Result<Option<String>>;
+}
+
+/// Where one command's output goes, and whether someone can be asked to confirm.
+pub struct Invocation<'a> {
+    pub out: &'a mut dyn Write,
+    pub prompter: Option<&'a mut dyn Prompter>,
+}
+
+/// The breaker settings operator commands use, from the global flags.
+pub fn breaker_config(g: &GlobalArgs) -> BreakerConfig {
+    BreakerConfig {
+        busy_timeout: g.busy_timeout,
+        cooldown: g.cooldown,
+        failure_threshold: g.failure_threshold,
+        reset_timeout: g.reset_timeout,
+        // Operator writes survive a power cut.
+        synchronous: Synchronous::Full,
+        ..BreakerConfig::default()
+    }
+}
+
+/// Opens an existing database for looking. A file the user may not write (or in a folder they
+/// may not write) is still opened, read-only.
+pub fn open_for_read(g: &GlobalArgs) -> Result<ProductionCircuitBreaker, BreakerError> {
+    let builder = || ProductionCircuitBreaker::builder().config(breaker_config(g));
+    match builder().open_existing(&g.db) {
+        Err(BreakerError::ReadOnly { .. }) | Err(BreakerError::Io { .. }) => {
+            builder().open_read_only(&g.db)
+        }
+        other => other,
+    }
+}
+
+/// Opens an existing database for an operator's write; never creates one.
+pub fn open_for_write(g: &GlobalArgs) -> Result<ProductionCircuitBreaker, BreakerError> {
+    ProductionCircuitBreaker::builder()
+        .config(breaker_config(g))
+        .open_existing(&g.db)
+}
+
+/// The user recorded in audit rows: --user, else BREAKERCTL_USER, SUDO_USER, USER, the login
+/// name; never empty.
+pub fn resolve_user(explicit: Option<&str>) -> String {
+    let from_env = |k: &str| std::env::var(k).ok();
+    explicit
+        .map(str::to_owned)
+        .or_else(|| from_env("BREAKERCTL_USER"))
+        .or_else(|| from_env("SUDO_USER"))
+        .or_else(|| from_env("USER"))
+        .or_else(login_name)
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| format!("uid:{}", unsafe_uid()))
+}
+
+fn login_name() -> Option<String> {
+    // SAFETY: getlogin returns NULL or a pointer to a static NUL-terminated string that we copy
+    // at once.
+    let ptr = unsafe { libc::getlogin() };
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: non-null and NUL-terminated, per getlogin's contract.
+    let name = unsafe { std::ffi::CStr::from_ptr(ptr) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+fn unsafe_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// Runs one parsed command line. `Ok` carries the exit code of a command that completed its
+/// job (0, or 3 for a dry run that would be denied).
+pub fn execute(cli: &Cli, inv: &mut Invocation<'_>) -> Result<ExitCode> {
+    let g = &cli.global;
+    let style = Style::resolve(g.output, g.json, g.color);
+    let Some(command) = &cli.command else {
+        return Err(CliError::usage("no command given")
+            .hint("see `breakerctl --help`")
+            .into());
+    };
+    match command {
+        Command::StatusAll { tripped, watch } => status_all(g, &style, *tripped, *watch, inv),
+        Command::Status { name } => status(g, &style, name, inv),
+        Command::Trip {
+            name,
+            reason,
+            user,
+            create,
+        } => trip(g, &style, name, reason, user.as_deref(), *create, inv),
+        Command::Reset {
+            name,
+            reason,
+            user,
+            force,
+            dry_run,
+            yes,
+        } => reset(
+            g,
+            &style,
+            ResetArgs {
+                name,
+                reason: reason.as_deref(),
+                user: user.as_deref(),
+                force: *force,
+                dry_run: *dry_run,
+                yes: *yes,
+            },
+            inv,
+        ),
+        Command::Audit { action, query } => match action {
+            Some(AuditCommand::Verify) => audit_verify(g, &style, inv),
+            None => audit(g, &style, query, inv),
+        },
+        Command::Init => init(g, &style, inv),
+        Command::Metrics => {
+            let breaker = open_for_read(g)?;
+            let text = crate::exposition::render_database(&breaker)?;
+            inv.out.write_all(text.as_bytes())?;
+            Ok(ExitCode::Ok)
+        }
+        Command::Serve { listen } => serve(g, *listen, inv),
+        Command::Repl => Err(CliError::usage("the REPL is already running").into()),
+        Command::Completions { shell } => {
+            completions(*shell, inv.out)?;
+            Ok(ExitCode::Ok)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(inv.out)?;
+            Ok(ExitCode::Ok)
+        }
+    }
+}
+
+pub fn completions(shell: Shell, out: &mut dyn Write) -> Result<()> {
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        Shell::Bash => S::Bash,
+        Shell::Zsh => S::Zsh,
+        Shell::Fish => S::Fish,
+        Shell::Elvish => S::Elvish,
+        Shell::Powershell => S::PowerShell,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "breakerctl", out);
+    Ok(())
+}
+
+/// Open breakers first, then by name.
+fn sort_for_display(rows: &mut [BookmakerStatus]) {
+    rows.sort_by(|a, b| {
+        b.state
+            .is_open()
+            .cmp(&a.state.is_open())
+            .then_with(|| a.bookmaker.cmp(&b.bookmaker))
+    });
+}
+
+fn status_all(
+    g: &GlobalArgs,
+    style: &Style,
+    tripped_only: bool,
+    watch: Option<Duration>,
+    inv: &mut Invocation<'_>,
+) -> Result<ExitCode> {
+    let breaker = open_for_read(g)?;
+    let render = |breaker: &ProductionCircuitBreaker| -> Result<String> {
+        let mut rows = breaker.status_all()?;
+        if tripped_only {
+            rows.retain(|r| r.tripped);
+        }
+        sort_for_display(&mut rows);
+        if style.json() {
+            return Ok(serde_json::to_string_pretty(&rows)? + "\n");
+        }
+        if rows.is_empty() {
+            return Ok(if tripped_only {
+                "no tripped breakers\n".to_owned()
+            } else {
+                "no breakers recorded yet\n".to_owned()
+            });
+        }
+        Ok(output::status_table(&rows, breaker.now_ms(), style) + "\n")
+    };
+    let Some(interval) = watch else {
+        inv.out.write_all(render(&breaker)?.as_bytes())?;
+        return Ok(ExitCode::Ok);
+    };
+    // Ctrl-C ends the watch (and, in the REPL, returns to the prompt) instead of the process.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let sig = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
+        .context("could not watch for Ctrl-C")?;
+    let result = (|| -> Result<()> {
+        while !interrupted.load(Ordering::Relaxed) {
+            let frame = render(&breaker)?;
+            if style.terminal && !style.json() {
+                // Home and clear, then the frame: a redraw in place.
+                write!(inv.out, "\x1b[H\x1b[2J{frame}")?;
+                writeln!(
+                    inv.out,
+                    "every {}; Ctrl-C to stop",
+                    humantime::format_duration(interval)
+                )?;
+            } else {
+                inv.out.write_all(frame.as_bytes())?;
+            }
+            inv.out.flush()?;
+            let step = Duration::from_millis(50);
+            let mut waited = Duration::ZERO;
+            while waited < interval && !interrupted.load(Ordering::Relaxed) {
+                std::thread::sleep(step);
+                waited += step;
+            }
+        }
+        Ok(())
+    })();
+    signal_hook::low_level::unregister(sig);
+    result?;
+    Ok(ExitCode::Ok)
+}
+
+fn unknown(breaker: &ProductionCircuitBreaker, name: &str) -> BreakerError {
+    let known = breaker.bookmaker_names().unwrap_or_default();
+    BreakerError::UnknownBookmaker {
+        name: name.to_owned(),
+        suggestions: crate::breaker::closest_names(name, &known),
+    }
+}
+
+fn status(g: &GlobalArgs, style: &Style, name: &str, inv: &mut Invocation<'_>) -> Result<ExitCode> {
+    let breaker = open_for_read(g)?;
+    let Some(status) = breaker.get_status(name)? else {
+        return Err(unknown(&breaker, name).into());
+    };
+    let audit = breaker.audit(&AuditFilter {
+        bookmaker: Some(name.to_owned()),
+        limit: Some(5),
+        ..AuditFilter::default()
+    })?;
+    if style.json() {
+        let mut doc = serde_json::to_value(&status)?;
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("audit".to_owned(), serde_json::to_value(&audit)?);
+        }
+        output::write_json(inv.out, &doc)?;
+        return Ok(ExitCode::Ok);
+    }
+    let now = breaker.now_ms();
+    inv.out
+        .write_all(output::status_detail(&status, now, style).as_bytes())?;
+    if audit.is_empty() {
+        writeln!(inv.out, "\nno audit rows")?;
+    } else {
+        writeln!(inv.out, "\nlatest audit rows:")?;
+        writeln!(inv.out, "{}", output::audit_table(&audit, now, style))?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// Names an operator may create: printable, so that they can be typed again.
+fn check_new_name(name: &str) -> Result<()> {
+    crate::breaker::validate_name(name)?;
+    if name.chars().any(|c| c.is_control()) || name != name.trim() {
+        return Err(CliError::usage(format!(
+            "refusing to create breaker {:?}: control characters or surrounding spaces",
+            escape(name)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn trip(
+    g: &GlobalArgs,
+    style: &Style,
+    name: &str,
+    reason: &str,
+    user: Option<&str>,
+    create: bool,
+    inv: &mut Invocation<'_>,
+) -> Result<ExitCode> {
+    if reason.trim().is_empty() {
+        return Err(CliError::usage("--reason must not be empty").into());
+    }
+    let breaker = open_for_write(g)?;
+    let known = breaker.bookmaker_names()?;
+    if !known.iter().any(|k| k == name) {
+        if !create {
+            let err = unknown(&breaker, name);
+            let hint = match &err {
+                BreakerError::UnknownBookmaker { suggestions, .. } if !suggestions.is_empty() => {
+                    format!(
+                        "did you mean {}? (or add --create for a new breaker)",
+                        suggestions.join(", ")
+                    )
+                }
+                _ => "add --create to trip a breaker the services have not used yet".to_owned(),
+            };
+            return Err(CliError::new(ExitCode::UnknownBreaker, err.to_string())
+                .hint(hint)
+                .into());
+        }
+        check_new_name(name)?;
+    }
+    let user = resolve_user(user);
+    let status = breaker.trip(name, reason, &user)?;
+    if style.json() {
+        output::write_json(inv.out, &status)?;
+    } else {
+        writeln!(
+            inv.out,
+            "tripped {}: now {}; it stays open until `breakerctl reset {}`",
+            escape(name),
+            output::state_word(status.state, style),
+            shell_quote(name)
+        )?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn shell_quote(s: &str) -> String {
+    shell_words::quote(&escape(s)).into_owned()
+}
+
+struct ResetArgs<'a> {
+    name: &'a str,
+    reason: Option<&'a str>,
+    user: Option<&'a str>,
+    force: bool,
+    dry_run: bool,
+    yes: bool,
+}
+
+fn reset(
+    g: &GlobalArgs,
+    style: &Style,
+    a: ResetArgs<'_>,
+    inv: &mut Invocation<'_>,
+) -> Result<ExitCode> {
+    if a.force && a.reason.is_none_or(|r| r.trim().is_empty()) {
+        return Err(CliError::usage("--force needs --reason TEXT").into());
+    }
+    if a.dry_run {
+        let breaker = open_for_read(g)?;
+        let preview = breaker.reset_preview(a.name, a.force)?;
+        if style.json() {
+            output::write_json(inv.out, &preview)?;
+        } else if preview.allowed {
+            writeln!(
+                inv.out,
+                "reset of {} would be allowed ({} now)",
+                escape(a.name),
+                output::state_word(preview.state, style)
+            )?;
+        } else {
+            writeln!(
+                inv.out,
+                "reset of {} would be denied: cooldown {}s, {}s left; --force --reason TEXT would override",
+                escape(a.name),
+                preview.cooldown_ms / 1000,
+                (preview.remaining_ms + 999) / 1000
+            )?;
+        }
+        return Ok(if preview.allowed {
+            ExitCode::Ok
+        } else {
+            ExitCode::CooldownDenied
+        });
+    }
+    let breaker = open_for_write(g)?;
+    if a.force && !a.yes {
+        if let Some(prompter) = inv.prompter.as_deref_mut() {
+            // Make sure the name exists before asking anyone to type it.
+            if breaker.get_status(a.name)?.is_none() {
+                return Err(unknown(&breaker, a.name).into());
+            }
+            let typed = prompter.ask(&format!(
+                "forced reset of {} overrides the cooldown; type the name to confirm: ",
+                escape(a.name)
+            ))?;
+            if typed.as_deref().map(str::trim) != Some(a.name) {
+                return Err(CliError::new(
+                    ExitCode::Failure,
+                    "forced reset cancelled; nothing written",
+                )
+                .into());
+            }
+        }
+    }
+    let user = resolve_user(a.user);
+    let status = breaker.reset(
+        a.name,
+        ResetOptions {
+            reason: a.reason,
+            user: &user,
+            force: a.force,
+        },
+    )?;
+    if style.json() {
+        output::write_json(inv.out, &status)?;
+    } else {
+        writeln!(
+            inv.out,
+            "reset {}{}: now {}",
+            escape(a.name),
+            if a.force { " (forced)" } else { "" },
+            output::state_word(status.state, style)
+        )?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// `--since`: a duration ago (`1h`, `30m`) or an RFC 3339 time.
+pub fn parse_since(s: &str, now: i64) -> Result<i64> {
+    if let Ok(d) = super::args::parse_duration(s) {
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        return Ok(now.saturating_sub(ms));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.timestamp_millis());
+    }
+    Err(CliError::usage(format!(
+        "invalid --since {:?}: use a duration such as 1h or 30m, or an RFC 3339 time such as 2026-11-28T10:00:00Z",
+        escape(s)
+    ))
+    .into())
+}
+
+fn audit(
+    g: &GlobalArgs,
+    style: &Style,
+    q: &AuditQuery,
+    inv: &mut Invocation<'_>,
+) -> Result<ExitCode> {
+    let action = match &q.action {
+        None => None,
+        Some(a) => match AuditAction::parse(a) {
+            Some(action) => Some(action.as_str().to_owned()),
+            None => {
+                let valid: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+                return Err(CliError::usage(format!(
+                    "invalid --action {:?}: use one of {}",
+                    escape(a),
+                    valid.join(", ")
+                ))
+                .into());
+            }
+        },
+    };
+    let breaker = open_for_read(g)?;
+    let now = breaker.now_ms();
+    let since = q
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, now))
+        .transpose()?;
+    let rows = breaker.audit(&AuditFilter {
+        bookmaker: q.name.clone(),
+        since,
+        action,
+        user: q.user.clone(),
+        limit: Some(q.limit as usize),
+    })?;
+    if style.json() {
+        output::write_json(inv.out, &rows)?;
+    } else if rows.is_empty() {
+        writeln!(inv.out, "no audit rows match")?;
+    } else {
+        writeln!(inv.out, "{}", output::audit_table(&rows, now, style))?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The result of checking the audit hash chain.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainReport {
+    pub rows: usize,
+    pub ok: bool,
+    pub first_broken_id: Option<i64>,
+    pub problem: Option<String>,
+}
+
+pub fn verify_chain(breaker: &ProductionCircuitBreaker) -> Result<ChainReport> {
+    let rows = breaker.with_store(|s| s.audit_chain())?;
+    let mut prev = String::new();
+    for row in &rows {
+        let problem = if row.prev_hash.as_deref() != Some(prev.as_str()) {
+            Some("it does not follow the row before it (a row was deleted, inserted or reordered)")
+        } else if row.hash.as_deref() != Some(audit_hash(&prev, row).as_str()) {
+            Some("its content does not match its hash (the row was edited)")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Ok(ChainReport {
+                rows: rows.len(),
+                ok: false,
+                first_broken_id: Some(row.id),
+                problem: Some(problem.to_owned()),
+            });
+        }
+        prev = row.hash.clone().unwrap_or_default();
+    }
+    Ok(ChainReport {
+        rows: rows.len(),
+        ok: true,
+        first_broken_id: None,
+        problem: None,
+    })
+}
+
+fn audit_verify(g: &GlobalArgs, style: &Style, inv: &mut Invocation<'_>) -> Result<ExitCode> {
+    let breaker = open_for_read(g)?;
+    let report = verify_chain(&breaker)?;
+    if style.json() {
+        output::write_json(inv.out, &report)?;
+    } else if report.ok {
+        writeln!(inv.out, "audit chain ok: {} rows verified", report.rows)?;
+    }
+    match (report.ok, report.first_broken_id, &report.problem) {
+        (true, _, _) => Ok(ExitCode::Ok),
+        (false, id, problem) => Err(CliError::new(
+            ExitCode::Failure,
+            format!(
+                "audit chain broken at row {}: {}",
+                id.unwrap_or(0),
+                problem.as_deref().unwrap_or("unknown problem")
+            ),
+        )
+        .hint("compare with backups; `breakerctl audit --limit 0` is not affected, but these rows cannot be trusted")
+        .into()),
+    }
+}
+
+fn init(g: &GlobalArgs, style: &Style, inv: &mut Invocation<'_>) -> Result<ExitCode> {
+    let existed = file_has_content(&g.db);
+    let breaker = ProductionCircuitBreaker::builder()
+        .config(breaker_config(g))
+        .open(&g.db)?;
+    let version = breaker.with_store(|s| s.user_version())?;
+    if style.json() {
+        output::write_json(
+            inv.out,
+            &serde_json::json!({
+                "path": g.db.display().to_string(),
+                "created": !existed,
+                "schemaVersion": version,
+            }),
+        )?;
+    } else if existed {
+        writeln!(
+            inv.out,
+            "{} is already a breaker database (schema version {version}); nothing to do",
+            escape(&g.db.display().to_string())
+        )?;
+    } else {
+        writeln!(
+            inv.out,
+            "created breaker database {} (schema version {version})",
+            escape(&g.db.display().to_string())
+        )?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn file_has_content(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+}
+
+fn serve(
+    g: &GlobalArgs,
+    listen: std::net::SocketAddr,
+    inv: &mut Invocation<'_>,
+) -> Result<ExitCode> {
+    // Refuse to start on a database that is not there: a typo in --db must not serve "all clear".
+    drop(open_for_read(g)?);
+    let scrape_args = g.clone();
+    let health_args = g.clone();
+    let out = &mut *inv.out;
+    crate::serve::serve(
+        &crate::serve::ServeOptions { listen },
+        move || {
+            let breaker = open_for_read(&scrape_args).map_err(|e| e.to_string())?;
+            crate::exposition::render_database(&breaker).map_err(|e| e.to_string())
+        },
+        move || {
+            open_for_read(&health_args)
+                .and_then(|b| b.with_store(|s| s.user_version()))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+        |addr| {
+            // Tests and scripts read the bound address (port 0 picks one) from this line.
+            let _ = writeln!(
+                out,
+                "serving http://{addr}/metrics and /healthz; Ctrl-C to stop"
+            );
+            let _ = out.flush();
+        },
+    )
+    .map_err(|e| CliError::new(ExitCode::Failure, format!("cannot serve on {listen}: {e}")))?;
+    Ok(ExitCode::Ok)
+}
+
+/// The state words, for completion and help.
+pub fn state_names() -> Vec<&'static str> {
+    BreakerState::ALL.iter().map(|s| s.as_str()).collect()
+}
