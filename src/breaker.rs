@@ -21,7 +21,7 @@ use crate::machine::{
 use crate::metrics::{MetricsSink, NoopMetrics};
 use crate::storage::{
     AuditFilter, AuditRecord, CounterRow, FlushBatch, NewAudit, OpenMode, Store, StoreOptions,
-    WriteTx,
+    WalHeader, WriteTx,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -210,6 +210,7 @@ impl BreakerBuilder {
                 db: Mutex::new(Db {
                     store,
                     version: None,
+                    header: None,
                     cache: HashMap::new(),
                     pending: Pending::default(),
                 }),
@@ -253,6 +254,9 @@ struct Db {
     store: Store,
     /// `PRAGMA data_version` when the cache was last known good.
     version: Option<i64>,
+    /// The wal-index header when `version` was last confirmed: while it stays the same,
+    /// nothing at all has been committed since, and the cache needs no `data_version` query.
+    header: Option<WalHeader>,
     /// Rows as last read or written by this process; `None` = no such row.
     cache: HashMap<String, Option<BreakerRow>>,
     pending: Pending,
@@ -260,12 +264,23 @@ struct Db {
 
 impl Db {
     /// Drops the cache when another connection has committed since it was filled.
+    ///
+    /// The wal-index header is read first, lock-free: when it is what it was at the last
+    /// check, no connection of any process has committed since, so the cache is valid without
+    /// asking SQLite. Otherwise (a commit, ours or another's, or no header to read) `PRAGMA
+    /// data_version` decides as before, and the header read *before* it is remembered, so a
+    /// commit landing between the two reads still changes the header seen next time.
     fn refresh(&mut self) -> Result<()> {
+        let header = self.store.wal_header();
+        if header.is_some() && header == self.header && self.cache.len() <= MAX_CACHED {
+            return Ok(());
+        }
         let version = self.store.data_version()?;
         if self.version != Some(version) || self.cache.len() > MAX_CACHED {
             self.cache.clear();
             self.version = Some(version);
         }
+        self.header = header;
         Ok(())
     }
 

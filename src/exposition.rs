@@ -308,6 +308,35 @@ impl Collector for Snapshot {
     }
 }
 
+/// The exposition of everything a breaker database holds: every breaker and every counter
+/// total, as written by all the processes that share the file.
+pub fn render_database(breaker: &crate::ProductionCircuitBreaker) -> crate::error::Result<String> {
+    let statuses = breaker.status_all()?;
+    let counters = breaker.counters()?;
+    let samples: Vec<BreakerSample> = statuses
+        .iter()
+        .map(|s| BreakerSample {
+            bookmaker: s.bookmaker.clone(),
+            state: s.state.as_str(),
+            tripped: s.tripped,
+            failures: s.failures,
+            trip_count: s.trip_count,
+            avg_latency_ms: s.avg_latency,
+            probe_in_flight: s.probe_in_flight,
+        })
+        .collect();
+    let counter_samples: Vec<CounterSample> = counters
+        .into_iter()
+        .map(|c| CounterSample {
+            bookmaker: c.bookmaker,
+            operation: c.operation,
+            reason: c.reason,
+            count: c.count,
+        })
+        .collect();
+    Ok(render(&samples, &counter_samples))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -674,33 +703,4 @@ mod tests {
             );
         }
     }
-}
-
-/// The exposition of everything a breaker database holds: every breaker and every counter
-/// total, as written by all the processes that share the file.
-pub fn render_database(breaker: &crate::ProductionCircuitBreaker) -> crate::error::Result<String> {
-    let statuses = breaker.status_all()?;
-    let counters = breaker.counters()?;
-    let samples: Vec<BreakerSample> = statuses
-        .iter()
-        .map(|s| BreakerSample {
-            bookmaker: s.bookmaker.clone(),
-            state: s.state.as_str(),
-            tripped: s.tripped,
-            failures: s.failures,
-            trip_count: s.trip_count,
-            avg_latency_ms: s.avg_latency,
-            probe_in_flight: s.probe_in_flight,
-        })
-        .collect();
-    let counter_samples: Vec<CounterSample> = counters
-        .into_iter()
-        .map(|c| CounterSample {
-            bookmaker: c.bookmaker,
-            operation: c.operation,
-            reason: c.reason,
-            count: c.count,
-        })
-        .collect();
-    Ok(render(&samples, &counter_samples))
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The schema version this build writes and understands (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// `PRAGMA application_id` of a breaker database: "BRKR".
 pub const APPLICATION_ID: i64 = 0x4252_4B52;
 
@@ -73,6 +73,19 @@ CREATE INDEX IF NOT EXISTS circuit_breaker_audit_by_bookmaker
 CREATE INDEX IF NOT EXISTS circuit_breaker_audit_by_time
   ON circuit_breaker_audit (timestamp);";
 
+/// Migration 2: the head of the audit hash chain (the last row's id and hash), updated in the
+/// transaction of every append, so that deleting the newest rows is caught too.
+const MIGRATION_2_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS circuit_breaker_audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_id INTEGER NOT NULL,
+  last_hash TEXT NOT NULL
+);";
+
+const HEAD_UPSERT: &str = "INSERT INTO circuit_breaker_audit_head (id, last_id, last_hash)
+  VALUES (1, ?1, ?2)
+  ON CONFLICT (id) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash";
+
 const STATE_SELECT: &str = "SELECT bookmaker, failure_count, last_failure_at, tripped, trip_count,
   last_error, avg_latency, last_reset_at, last_reset_by, last_reset_reason, updated_at,
   tripped_at, trip_kind, probe_lease_until, probe_owner, last_success_at
@@ -107,6 +120,19 @@ pub enum OpenMode {
 pub struct StoreOptions {
     pub busy_timeout: Duration,
     pub synchronous: Synchronous,
+}
+
+/// The longest busy timeout SQLite takes (`i32::MAX` milliseconds, about 24.8 days).
+pub const MAX_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+impl StoreOptions {
+    /// Longer busy timeouts are cut to `MAX_BUSY_TIMEOUT` (SQLite cannot wait longer).
+    fn clamped(self) -> StoreOptions {
+        StoreOptions {
+            busy_timeout: self.busy_timeout.min(MAX_BUSY_TIMEOUT),
+            ..self
+        }
+    }
 }
 
 /// An audit row to append.
@@ -145,6 +171,14 @@ pub struct AuditRecord {
     pub hash: Option<String>,
 }
 
+/// The newest audit row's id and hash, as recorded beside the chain (`circuit_breaker_audit_head`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditHead {
+    pub last_id: i64,
+    pub last_hash: String,
+}
+
 /// Which audit rows to read, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -180,19 +214,32 @@ impl FlushBatch {
     }
 }
 
+/// A copy of the 48-byte wal-index header (see `Store::wal_header`): equal copies taken at
+/// two moments mean that nothing was committed in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalHeader([u32; 12]);
+
 /// One connection to a breaker database.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
     options: StoreOptions,
     read_only: bool,
+    /// A writable connection in WAL mode: `wal_header` may read the shared wal-index.
+    wal_shm: bool,
 }
 
 impl Store {
     /// Opens `path`, refusing foreign and too-new files, and migrates it to this build's schema.
     pub fn open(path: &Path, mode: OpenMode, options: StoreOptions) -> Result<Store> {
+        let options = options.clamped();
         if mode != OpenMode::CreateIfMissing {
             check_existing_file(path)?;
+        }
+        if mode == OpenMode::MustExist || (mode == OpenMode::CreateIfMissing && path.is_file()) {
+            // Refuse before SQLite opens it: SQLite would silently open such a file read-only
+            // and a read could leave -wal/-shm files behind that the services cannot use.
+            check_writable(path)?;
         }
         let flags = match mode {
             OpenMode::CreateIfMissing => {
@@ -210,13 +257,37 @@ impl Store {
                 source,
             })?;
         }
-        let conn = Connection::open_with_flags(path, flags)
+        let target = match mode {
+            OpenMode::ReadOnly => read_only_uri(path),
+            _ => path.to_owned(),
+        };
+        let conn = Connection::open_with_flags(&target, flags)
             .map_err(|e| BreakerError::from_sqlite(e, path, options.busy_timeout))?;
-        Store::prepare(conn, path.to_owned(), options, mode == OpenMode::ReadOnly)
+        conn.busy_timeout(options.busy_timeout)
+            .map_err(|e| BreakerError::from_sqlite(e, path, options.busy_timeout))?;
+        if mode != OpenMode::CreateIfMissing {
+            // An empty SQLite file is not a breaker database: only `init` turns it into one.
+            let has_state: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'circuit_breaker_state')",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|e| BreakerError::from_sqlite(e, path, options.busy_timeout))?;
+            if !has_state {
+                return Err(BreakerError::NotABreakerDatabase {
+                    path: path.to_owned(),
+                    detail: "it has no circuit_breaker_state table".to_owned(),
+                });
+            }
+        }
+        let store = Store::prepare(conn, path.to_owned(), options, mode == OpenMode::ReadOnly)?;
+        Ok(store)
     }
 
     /// Uses a connection the caller opened; it is migrated like a file opened by path.
     pub fn from_connection(conn: Connection, options: StoreOptions) -> Result<Store> {
+        let options = options.clamped();
         let path = conn
             .path()
             .filter(|p| !p.is_empty())
@@ -237,6 +308,7 @@ impl Store {
             path,
             options,
             read_only,
+            wal_shm: false,
         };
         store.conn.set_prepared_statement_cache_capacity(32);
         store
@@ -257,7 +329,20 @@ impl Store {
                 ),
             });
         }
+        store.wal_shm = !store.read_only && store.shares_wal_index()?;
         Ok(store)
+    }
+
+    /// WAL mode with the normal locking mode: the wal-index lives in the -shm file that every
+    /// connection maps (not in this connection's heap), and stays so while this one is open
+    /// (leaving WAL needs an exclusive lock, which our SHARED lock on the file prevents).
+    fn shares_wal_index(&self) -> Result<bool> {
+        let locking: String = self
+            .conn
+            .query_row("PRAGMA locking_mode", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(self.journal_mode()?.eq_ignore_ascii_case("wal")
+            && locking.eq_ignore_ascii_case("normal"))
     }
 
     pub fn path(&self) -> &Path {
@@ -402,6 +487,9 @@ impl Store {
         if version < 1 {
             migration_1(&tx).map_err(map)?;
         }
+        if version < 2 {
+            migration_2(&tx).map_err(map)?;
+        }
         tx.execute_batch(&format!(
             "PRAGMA user_version = {SCHEMA_VERSION}; PRAGMA application_id = {APPLICATION_ID};"
         ))
@@ -417,6 +505,65 @@ impl Store {
             .prepare_cached("PRAGMA data_version")
             .map_err(|e| self.err(e))?;
         stmt.query_row([], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
+    /// The wal-index header as it stands in the shared memory (-shm) now, read without a lock
+    /// or a system call; `None` when it cannot be read so (not WAL, not mapped) or a writer is
+    /// rewriting it at this very moment.
+    ///
+    /// Every commit, by any connection of any process, rewrites this header (its change
+    /// counter, frame count and checksums), so the same header twice means no commit at all in
+    /// between. It is the test SQLite itself makes, lock-free, at the start of each read
+    /// transaction (`walIndexTryHdr`): the header is kept twice, a writer writes the second copy,
+    /// a barrier, then the first, and a reader reads the first, a barrier, then the second, so
+    /// two equal copies are not a torn read. `PRAGMA data_version` makes the same test, but
+    /// inside a read transaction whose shm read lock costs `fcntl` calls every time.
+    pub fn wal_header(&self) -> Option<WalHeader> {
+        use rusqlite::ffi;
+        use std::sync::atomic::{AtomicU32, Ordering, fence};
+        /// The size of a wal-index region (SQLite's `WALINDEX_PGSZ`).
+        const REGION: std::ffi::c_int = 32 * 1024;
+        if !self.wal_shm {
+            return None;
+        }
+        // SAFETY: the handle is this open connection's, used under `&self` (the connection is
+        // not used concurrently: `Store` is not `Sync` through `Connection`). The file pointer
+        // is the pager's main database file, which lives as long as the connection. `xShmMap`
+        // with bExtend=0 only returns the region already mapped (or maps an existing one),
+        // exactly as SQLite calls it; the connection is in WAL mode with a shared wal-index
+        // (`wal_shm`), so the region is the -shm file's, mapped for the connection's lifetime.
+        // The region is page-aligned and at least 32 KiB, so the 24 aligned u32 reads of its
+        // first 96 bytes are in bounds; they are atomic loads because other processes write
+        // there.
+        unsafe {
+            let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+            let rc = ffi::sqlite3_file_control(
+                self.conn.handle(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_FILE_POINTER,
+                (&raw mut file).cast(),
+            );
+            if rc != ffi::SQLITE_OK || file.is_null() || (*file).pMethods.is_null() {
+                return None;
+            }
+            let methods = &*(*file).pMethods;
+            if methods.iVersion < 2 {
+                return None;
+            }
+            let shm_map = methods.xShmMap?;
+            let mut region: *mut std::ffi::c_void = std::ptr::null_mut();
+            if shm_map(file, 0, REGION, 0, &mut region) != ffi::SQLITE_OK || region.is_null() {
+                return None;
+            }
+            let words = region.cast::<u32>();
+            let read = |at: usize| AtomicU32::from_ptr(words.add(at)).load(Ordering::Acquire);
+            let first: [u32; 12] = std::array::from_fn(|i| read(i));
+            fence(Ordering::SeqCst);
+            let second: [u32; 12] = std::array::from_fn(|i| read(12 + i));
+            // Byte 12 of the header is `isInit`: zero until a connection has built the index.
+            let initialised = first[3].to_ne_bytes()[0] != 0;
+            (first == second && initialised).then_some(WalHeader(first))
+        }
     }
 
     pub fn load(&self, bookmaker: &str) -> Result<Option<BreakerRow>> {
@@ -476,21 +623,25 @@ impl Store {
     }
 
     fn write_inner<T>(&mut self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>) -> Result<T> {
-        let path = self.path.clone();
         let busy = self.options.busy_timeout;
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| BreakerError::from_sqlite(e, &path, busy))?;
+        let err = |e| BreakerError::from_sqlite(e, &self.path, busy);
+        // BEGIN and COMMIT are prepared once and kept, like every statement of the hot path
+        // (rusqlite's `Transaction` parses them anew each time).
+        self.conn
+            .prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))
+            .map_err(err)?;
         let mut wtx = WriteTx {
-            tx,
-            path: &path,
+            tx: &self.conn,
+            path: &self.path,
             busy,
+            _open: OpenTx(&self.conn),
         };
         let value = f(&mut wtx)?;
-        wtx.tx
-            .commit()
-            .map_err(|e| BreakerError::from_sqlite(e, &path, busy))?;
+        self.conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .map_err(err)?;
         Ok(value)
     }
 
@@ -572,6 +723,27 @@ impl Store {
         Ok(rows)
     }
 
+    /// Every audit row, oldest first, and the recorded chain head, read in one snapshot.
+    pub fn audit_chain_and_head(&self) -> Result<(Vec<AuditRecord>, Option<AuditHead>)> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let rows = self.audit_chain()?;
+        let head = tx
+            .query_row(
+                "SELECT last_id, last_hash FROM circuit_breaker_audit_head WHERE id = 1",
+                [],
+                |r| {
+                    Ok(AuditHead {
+                        last_id: r.get(0)?,
+                        last_hash: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        drop(tx);
+        Ok((rows, head))
+    }
+
     /// `PRAGMA quick_check`: "ok", or what is wrong.
     pub fn quick_check(&self) -> Result<Vec<String>> {
         let mut stmt = self
@@ -607,6 +779,91 @@ fn check_existing_file(path: &Path) -> Result<()> {
         }),
         Ok(_) => Ok(()),
     }
+}
+
+/// The chain head starts at the newest row already there (or at nothing).
+fn migration_2(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(MIGRATION_2_TABLES)?;
+    let (last_id, last_hash): (i64, String) = tx
+        .query_row(
+            "SELECT id, COALESCE(hash, '') FROM circuit_breaker_audit ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((0, String::new()));
+    tx.execute(HEAD_UPSERT, params![last_id, last_hash])?;
+    Ok(())
+}
+
+/// Whether this process may write `path` (`W_OK`, with the effective ids).
+fn may_write(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
+}
+
+/// `path` with `suffix` appended to its file name (`cb.db` -> `cb.db-wal`).
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// A write needs the file, and (to create the -wal, -shm or -journal file) its folder.
+fn check_writable(path: &Path) -> Result<()> {
+    let read_only = |detail: &str| BreakerError::ReadOnly {
+        path: path.to_owned(),
+        detail: detail.to_owned(),
+    };
+    if !may_write(path) {
+        return Err(read_only("this user may not write the file"));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let wal_ready = sidecar(path, "-wal").exists() && sidecar(path, "-shm").exists();
+    if !wal_ready && !may_write(dir) {
+        return Err(read_only(
+            "this user may not create files in its folder, and SQLite must create the -wal and -shm files there",
+        ));
+    }
+    Ok(())
+}
+
+/// The URI that opens `path` for reading only. A WAL database that nobody has open (no -wal
+/// or -shm file) is opened `immutable`, so that a reader creates no files: in a read-only
+/// folder it could not, and elsewhere they would be left behind owned by the reader.
+fn read_only_uri(path: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.starts_with(b"/") {
+        uri.push_str("//");
+    }
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?mode=ro");
+    let in_wal_mode = std::fs::File::open(path)
+        .and_then(|mut f| {
+            use std::io::Read;
+            let mut header = [0u8; 20];
+            f.read_exact(&mut header).map(|()| header[18] == 2)
+        })
+        .unwrap_or(false);
+    if in_wal_mode && !sidecar(path, "-wal").exists() && !sidecar(path, "-shm").exists() {
+        uri.push_str("&immutable=1");
+    }
+    PathBuf::from(uri)
 }
 
 fn migration_1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
@@ -679,7 +936,9 @@ pub fn audit_hash(prev_hash: &str, r: &AuditRecord) -> String {
 }
 
 fn load_row(conn: &Connection, bookmaker: &str) -> rusqlite::Result<Option<BreakerRow>> {
-    let mut stmt = conn.prepare_cached(&format!("{STATE_SELECT} WHERE bookmaker = ?1"))?;
+    static STATE_SELECT_ONE: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{STATE_SELECT} WHERE bookmaker = ?1"));
+    let mut stmt = conn.prepare_cached(&STATE_SELECT_ONE)?;
     stmt.query_row([bookmaker], row_from_sql).optional()
 }
 
@@ -729,9 +988,22 @@ fn audit_from_sql(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
 
 /// One open `BEGIN IMMEDIATE` transaction: everything written through it commits together.
 pub struct WriteTx<'a> {
-    tx: rusqlite::Transaction<'a>,
+    tx: &'a Connection,
     path: &'a Path,
     busy: Duration,
+    _open: OpenTx<'a>,
+}
+
+/// Rolls back, when dropped, a transaction that was neither committed nor ended by SQLite
+/// (an error or a panic in the middle of a write).
+struct OpenTx<'a>(&'a Connection);
+
+impl Drop for OpenTx<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit() {
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 impl WriteTx<'_> {
@@ -825,6 +1097,10 @@ impl WriteTx<'_> {
             record.hash,
         ])
         .map_err(|e| self.err(e))?;
+        self.tx
+            .prepare_cached(HEAD_UPSERT)
+            .and_then(|mut s| s.execute(params![record.id, record.hash]))
+            .map_err(|e| self.err(e))?;
         Ok(record.id)
     }
 

@@ -29,7 +29,9 @@ Environment:
     version,
     about = "Look at and control the circuit breakers in a shared circuit_breaker.db",
     after_help = EXIT_CODES_HELP,
-    propagate_version = true
+    propagate_version = true,
+    // The REPL prepends the session's global flags to each line; the line's own flags win.
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -71,6 +73,7 @@ pub struct GlobalArgs {
         global = true,
         env = "BREAKERCTL_FAILURE_THRESHOLD",
         default_value_t = 10.0,
+        value_parser = parse_threshold,
         value_name = "N",
         help_heading = "Breaker settings"
     )]
@@ -153,6 +156,13 @@ pub enum Command {
         #[command(flatten)]
         query: AuditQuery,
     },
+    /// Check the database: integrity, journal mode, schema, probe leases, WAL size, clock
+    /// skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)
+    Doctor {
+        /// Report breakers tripped for longer than this (the CircuitBreakerTripped alert's `for`)
+        #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+        alert_window: Duration,
+    },
     /// Create the database and schema at --db (idempotent)
     Init,
     /// Prometheus text exposition of every breaker, to stdout
@@ -162,6 +172,38 @@ pub enum Command {
         /// Address to listen on (loopback unless told otherwise)
         #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
         listen: std::net::SocketAddr,
+    },
+    /// Run the market-probe service against simulated bookmakers on 127.0.0.1 and report
+    /// what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing
+    #[command(after_help = SIMULATE_HELP)]
+    Simulate {
+        /// steady: all healthy; outage: one bookmaker fails hard mid-run; spike: 50x traffic
+        /// while one bookmaker slows into timeouts and the host load passes the shedding
+        /// threshold
+        #[arg(long, value_enum, default_value_t = SimScenario::Spike)]
+        scenario: SimScenario,
+        /// How long the callers run (1s to 300s)
+        #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+        duration: Duration,
+        /// Number of simulated bookmakers (1 to 16)
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16), value_name = "N")]
+        bookmakers: u16,
+        /// Seed of every random choice (callers' picks, bookmakers' latencies and errors)
+        #[arg(long, default_value_t = 42, value_name = "N")]
+        seed: u64,
+        /// Concurrent caller threads (1 to 128)
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=128), value_name = "N")]
+        callers: u16,
+        /// Base call rate of all callers together, per second (the spike is 50 times this)
+        #[arg(long, default_value_t = 100.0, value_name = "PER_SEC")]
+        rate: f64,
+        /// Per-request timeout of the service's HTTP client
+        #[arg(long, default_value = "250ms", value_parser = parse_duration, value_name = "DURATION")]
+        client_timeout: Duration,
+        /// How long a tripped breaker stays open before its half-open probe, in this run
+        /// (short so that probes happen within it; the services' --reset-timeout is 60s)
+        #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+        probe_after: Duration,
     },
     /// Interactive console (the same commands, with completion and history)
     Repl,
@@ -193,6 +235,22 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// `simulate --scenario`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimScenario {
+    Steady,
+    Outage,
+    Spike,
+}
+
+const SIMULATE_HELP: &str = "\
+Every request goes to 127.0.0.1; the run stops by itself after --duration. The host load the
+breaker sheds on is simulated (raised past 0.85 during the spike), not the machine's own.
+Afterwards `breakerctl --db PATH status-all` and `breakerctl --db PATH audit` show what happened.
+
+Example:
+  breakerctl --db ./data/demo.db simulate --scenario spike --duration 10s";
+
 #[derive(Debug, Subcommand, Clone)]
 pub enum AuditCommand {
     /// Check the audit trail's hash chain; names the first broken row
@@ -206,6 +264,16 @@ pub enum Shell {
     Fish,
     Elvish,
     Powershell,
+}
+
+/// A failure threshold: a finite number above zero (NaN or infinity would never trip, or
+/// would make every status read `0/NaN`).
+pub fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        Ok(_) => Err("must be a finite number above 0 (e.g. 10)".to_owned()),
+        Err(e) => Err(format!("{e} (e.g. 10)")),
+    }
 }
 
 /// Durations as people type them: `5s`, `250ms`, `1m30s`; a bare number is seconds.

@@ -64,7 +64,8 @@ pub fn open_for_write(g: &GlobalArgs) -> Result<ProductionCircuitBreaker, Breake
 /// The user recorded in audit rows: --user, else BREAKERCTL_USER, SUDO_USER, USER, the login
 /// name; never empty.
 pub fn resolve_user(explicit: Option<&str>) -> String {
-    let from_env = |k: &str| std::env::var(k).ok();
+    // A variable set to nothing (`BREAKERCTL_USER= breakerctl ...`) counts as unset.
+    let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     explicit
         .map(str::to_owned)
         .or_else(|| from_env("BREAKERCTL_USER"))
@@ -136,6 +137,7 @@ pub fn execute(cli: &Cli, inv: &mut Invocation<'_>) -> Result<ExitCode> {
             Some(AuditCommand::Verify) => audit_verify(g, &style, inv),
             None => audit(g, &style, query, inv),
         },
+        Command::Doctor { alert_window } => super::doctor::run(g, &style, *alert_window, inv),
         Command::Init => init(g, &style, inv),
         Command::Metrics => {
             let breaker = open_for_read(g)?;
@@ -144,6 +146,7 @@ pub fn execute(cli: &Cli, inv: &mut Invocation<'_>) -> Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         Command::Serve { listen } => serve(g, *listen, inv),
+        simulate @ Command::Simulate { .. } => super::simulate::run(g, &style, simulate, inv),
         Command::Repl => Err(CliError::usage("the REPL is already running").into()),
         Command::Completions { shell } => {
             completions(*shell, inv.out)?;
@@ -165,7 +168,11 @@ pub fn completions(shell: Shell, out: &mut dyn Write) -> Result<()> {
         Shell::Elvish => S::Elvish,
         Shell::Powershell => S::PowerShell,
     };
-    clap_complete::generate(shell, &mut Cli::command(), "breakerctl", out);
+    // clap_complete panics when its writer fails (`completions bash | head -1`), so render
+    // into memory and let a closed pipe surface as an ordinary error.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "breakerctl", &mut script);
+    out.write_all(&script)?;
     Ok(())
 }
 
@@ -283,9 +290,11 @@ fn status(g: &GlobalArgs, style: &Style, name: &str, inv: &mut Invocation<'_>) -
 /// Names an operator may create: printable, so that they can be typed again.
 fn check_new_name(name: &str) -> Result<()> {
     crate::breaker::validate_name(name)?;
-    if name.chars().any(|c| c.is_control()) || name != name.trim() {
+    // Anything `escape` would rewrite (C0/C1 controls, bidi overrides, zero-width characters)
+    // could not be typed back, or would make the name display as another.
+    if escape(name) != name || name != name.trim() {
         return Err(CliError::usage(format!(
-            "refusing to create breaker {:?}: control characters or surrounding spaces",
+            "refusing to create breaker \"{}\": control, bidi or zero-width characters, or surrounding spaces",
             escape(name)
         ))
         .into());
@@ -391,23 +400,24 @@ fn reset(
         });
     }
     let breaker = open_for_write(g)?;
-    if a.force && !a.yes {
-        if let Some(prompter) = inv.prompter.as_deref_mut() {
-            // Make sure the name exists before asking anyone to type it.
-            if breaker.get_status(a.name)?.is_none() {
-                return Err(unknown(&breaker, a.name).into());
-            }
-            let typed = prompter.ask(&format!(
-                "forced reset of {} overrides the cooldown; type the name to confirm: ",
-                escape(a.name)
-            ))?;
-            if typed.as_deref().map(str::trim) != Some(a.name) {
-                return Err(CliError::new(
-                    ExitCode::Failure,
-                    "forced reset cancelled; nothing written",
-                )
-                .into());
-            }
+    if a.force
+        && !a.yes
+        && let Some(prompter) = inv.prompter.as_deref_mut()
+    {
+        // Make sure the name exists before asking anyone to type it.
+        if breaker.get_status(a.name)?.is_none() {
+            return Err(unknown(&breaker, a.name).into());
+        }
+        let typed = prompter.ask(&format!(
+            "forced reset of {} overrides the cooldown; type the name to confirm: ",
+            escape(a.name)
+        ))?;
+        if typed.as_deref().map(str::trim) != Some(a.name) {
+            return Err(CliError::new(
+                ExitCode::Failure,
+                "forced reset cancelled; nothing written",
+            )
+            .into());
         }
     }
     let user = resolve_user(a.user);
@@ -502,13 +512,27 @@ pub struct ChainReport {
     pub ok: bool,
     pub first_broken_id: Option<i64>,
     pub problem: Option<String>,
+    /// The hash of the newest row when the chain verifies: record it elsewhere (a ticket, a
+    /// log) to notice later a rewrite of the whole chain.
+    pub last_hash: Option<String>,
 }
 
+/// Walks the chain oldest first, then compares its end with the recorded head, so that an
+/// edited, deleted, inserted or reordered row, and deleted newest rows, are all caught.
 pub fn verify_chain(breaker: &ProductionCircuitBreaker) -> Result<ChainReport> {
-    let rows = breaker.with_store(|s| s.audit_chain())?;
+    let (rows, head) = breaker.with_store(|s| s.audit_chain_and_head())?;
+    let broken = |id: Option<i64>, problem: String| ChainReport {
+        rows: rows.len(),
+        ok: false,
+        first_broken_id: id,
+        problem: Some(problem),
+        last_hash: None,
+    };
     let mut prev = String::new();
     for row in &rows {
-        let problem = if row.prev_hash.as_deref() != Some(prev.as_str()) {
+        let problem = if row.hash.is_none() && row.prev_hash.is_none() {
+            Some("it has no hash (it was inserted by hand, or by a writer older than the chain)")
+        } else if row.prev_hash.as_deref() != Some(prev.as_str()) {
             Some("it does not follow the row before it (a row was deleted, inserted or reordered)")
         } else if row.hash.as_deref() != Some(audit_hash(&prev, row).as_str()) {
             Some("its content does not match its hash (the row was edited)")
@@ -516,20 +540,48 @@ pub fn verify_chain(breaker: &ProductionCircuitBreaker) -> Result<ChainReport> {
             None
         };
         if let Some(problem) = problem {
-            return Ok(ChainReport {
-                rows: rows.len(),
-                ok: false,
-                first_broken_id: Some(row.id),
-                problem: Some(problem.to_owned()),
-            });
+            return Ok(broken(Some(row.id), problem.to_owned()));
         }
         prev = row.hash.clone().unwrap_or_default();
+    }
+    let last_id = rows.last().map_or(0, |r| r.id);
+    let Some(head) = head else {
+        return Ok(broken(
+            None,
+            "the chain head (table circuit_breaker_audit_head) is missing: it was deleted"
+                .to_owned(),
+        ));
+    };
+    if head.last_id > last_id {
+        return Ok(broken(
+            Some(last_id + 1),
+            format!(
+                "the newest rows were deleted: the chain ends at row {last_id} but its head records row {}",
+                head.last_id
+            ),
+        ));
+    }
+    if head.last_id < last_id {
+        return Ok(broken(
+            Some(head.last_id + 1),
+            format!(
+                "rows after {} were added behind the breaker's back: the chain head records row {}",
+                head.last_id, head.last_id
+            ),
+        ));
+    }
+    if head.last_hash != prev {
+        return Ok(broken(
+            Some(last_id),
+            "the newest row is not the one recorded in the chain head (it was replaced)".to_owned(),
+        ));
     }
     Ok(ChainReport {
         rows: rows.len(),
         ok: true,
         first_broken_id: None,
         problem: None,
+        last_hash: Some(prev),
     })
 }
 
@@ -539,21 +591,29 @@ fn audit_verify(g: &GlobalArgs, style: &Style, inv: &mut Invocation<'_>) -> Resu
     if style.json() {
         output::write_json(inv.out, &report)?;
     } else if report.ok {
-        writeln!(inv.out, "audit chain ok: {} rows verified", report.rows)?;
+        writeln!(
+            inv.out,
+            "audit chain ok: {} rows verified; newest hash {}",
+            report.rows,
+            report.last_hash.as_deref().unwrap_or("")
+        )?;
     }
-    match (report.ok, report.first_broken_id, &report.problem) {
-        (true, _, _) => Ok(ExitCode::Ok),
-        (false, id, problem) => Err(CliError::new(
-            ExitCode::Failure,
-            format!(
-                "audit chain broken at row {}: {}",
-                id.unwrap_or(0),
-                problem.as_deref().unwrap_or("unknown problem")
-            ),
-        )
-        .hint("compare with backups; `breakerctl audit --limit 0` is not affected, but these rows cannot be trusted")
-        .into()),
+    if report.ok {
+        return Ok(ExitCode::Ok);
     }
+    let at = report
+        .first_broken_id
+        .map(|id| format!(" at row {id}"))
+        .unwrap_or_default();
+    Err(CliError::new(
+        ExitCode::Failure,
+        format!(
+            "audit chain broken{at}: {}",
+            report.problem.as_deref().unwrap_or("unknown problem")
+        ),
+    )
+    .hint("compare with a backup: rows from the broken one on cannot be trusted")
+    .into())
 }
 
 fn init(g: &GlobalArgs, style: &Style, inv: &mut Invocation<'_>) -> Result<ExitCode> {

@@ -4,9 +4,11 @@
 pub mod args;
 pub mod commands;
 pub mod complete;
+pub mod doctor;
 pub mod exit;
 pub mod output;
 pub mod repl;
+pub mod simulate;
 
 use args::Cli;
 use clap::{CommandFactory, Parser};

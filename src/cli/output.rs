@@ -138,11 +138,17 @@ pub fn state_word(state: BreakerState, style: &Style) -> String {
     }
 }
 
+/// On a terminal: a rule above, below and under the header; no lines between rows.
+const TERMINAL_TABLE: comfy_table::TableStyle = comfy_table::TableStyle::new()
+    .top_border(comfy_table::LineStyle::none().fill('─').junction('─'))
+    .header_separator(comfy_table::LineStyle::none().fill('─').junction('─'))
+    .bottom_border(comfy_table::LineStyle::none().fill('─').junction('─'));
+
 fn new_table(style: &Style, header: &[&str]) -> Table {
     let mut table = Table::new();
     if style.terminal {
         table
-            .load_style(presets::UTF8_HORIZONTAL_ONLY)
+            .load_style(TERMINAL_TABLE)
             .set_content_arrangement(ContentArrangement::Dynamic);
     } else {
         // Plain aligned columns for grep and awk.

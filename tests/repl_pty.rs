@@ -1,0 +1,294 @@
+//! The console, driven through a real pseudo-terminal: completion, commands, the cooldown and
+//! the forced-reset confirmation, Ctrl-C, Ctrl-D, the database afterwards and the history file
+//! (also with two consoles writing it at once). And plain `breakerctl` off a terminal must
+//! never wait for input.
+
+use expectrl::process::unix::WaitStatus;
+use expectrl::session::OsSession;
+use expectrl::{ControlCode, Eof, Expect, Session};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_breakerctl");
+
+/// A temporary database with `pinnacle` and `betfair` tripped, and a private state folder.
+struct Fixture {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("cb.db");
+        let f = Fixture { dir, db };
+        f.cli(&["init"]);
+        for name in ["pinnacle", "betfair"] {
+            f.cli(&["trip", name, "--create", "--reason", "seed"]);
+        }
+        f
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn history(&self) -> Vec<String> {
+        let path = self.state().join("breakerctl").join("history");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        for k in [
+            "CIRCUIT_BREAKER_DB",
+            "BREAKERCTL_COOLDOWN",
+            "BREAKERCTL_FAILURE_THRESHOLD",
+            "BREAKERCTL_RESET_TIMEOUT",
+            "CLICOLOR_FORCE",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.env("HOME", self.dir.path())
+            .env("XDG_STATE_HOME", self.state())
+            .env("BREAKERCTL_USER", "tester")
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm");
+    }
+
+    /// Runs the CLI (no terminal) and returns its stdout; it must succeed.
+    fn cli(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .arg("--db")
+            .arg(&self.db)
+            .stdin(Stdio::null());
+        self.env(&mut cmd);
+        let out = cmd.output().expect("run breakerctl");
+        assert!(
+            out.status.success(),
+            "breakerctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.cli(&all)).expect("json")
+    }
+
+    /// The console on a pseudo-terminal, started with `args` before `--db`.
+    fn console(&self, args: &[&str]) -> OsSession {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).arg("--db").arg(&self.db);
+        self.env(&mut cmd);
+        let mut session = Session::spawn(cmd).expect("spawn on a pty");
+        session.set_expect_timeout(Some(Duration::from_secs(10)));
+        session
+    }
+}
+
+/// Waits for `needle` and returns everything printed before it.
+fn until(s: &mut OsSession, needle: &str) -> String {
+    let found = s
+        .expect(needle)
+        .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}"));
+    String::from_utf8_lossy(found.before()).into_owned()
+}
+
+fn exits_with(s: &mut OsSession, code: i32) {
+    s.expect(Eof).expect("end of output");
+    match s.get_process().wait().expect("wait") {
+        WaitStatus::Exited(_, c) => assert_eq!(c, code),
+        other => panic!("console ended with {other:?}"),
+    }
+}
+
+fn state_of(rows: &Value, name: &str) -> String {
+    rows.as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["bookmaker"] == name)
+        .unwrap_or_else(|| panic!("no row for {name}"))["state"]
+        .as_str()
+        .expect("state")
+        .to_owned()
+}
+
+#[test]
+fn console_session_end_to_end() {
+    let f = Fixture::new();
+    // Plain `breakerctl` on a terminal is the console.
+    let mut s = f.console(&[]);
+    until(&mut s, "cb.db [2 open] > ");
+
+    // Tab completes a bookmaker name read from the database; Enter runs it.
+    s.send("status pin").unwrap();
+    s.send(ControlCode::HorizontalTabulation).unwrap();
+    s.send("\r").unwrap();
+    let out = until(&mut s, "latest audit rows");
+    assert!(out.contains("bookmaker  pinnacle"), "{out}");
+    assert!(out.contains("state  forced_open"), "{out}");
+    until(&mut s, "cb.db [2 open] > ");
+
+    s.send("status-all\r").unwrap();
+    until(&mut s, "BOOKMAKER");
+    let table = until(&mut s, "cb.db [2 open] > ");
+    assert!(
+        table.contains("betfair") && table.contains("pinnacle"),
+        "{table}"
+    );
+
+    // An open quote continues on the next line.
+    s.send("trip bet365 --create --reason 'maintenance\r")
+        .unwrap();
+    s.send("window'\r").unwrap();
+    until(&mut s, "tripped bet365: now forced_open");
+    until(&mut s, "cb.db [3 open] > ");
+
+    // The cooldown denies a plain reset; the session goes on and shows the code.
+    s.send("reset bet365 --reason done\r").unwrap();
+    until(&mut s, "reset denied");
+    until(&mut s, "cb.db [3 open] [exit 3] > ");
+
+    // A forced reset asks for the name: a wrong answer writes nothing...
+    s.send("reset bet365 --force --reason 'fixed upstream'\r")
+        .unwrap();
+    until(&mut s, "type the name to confirm: ");
+    s.send("bet36\r").unwrap();
+    until(&mut s, "forced reset cancelled; nothing written");
+    until(&mut s, "cb.db [3 open] [exit 1] > ");
+    // ...the right one resets.
+    s.send("reset bet365 --force --reason 'fixed upstream'\r")
+        .unwrap();
+    until(&mut s, "type the name to confirm: ");
+    s.send("bet365\r").unwrap();
+    until(&mut s, "reset bet365 (forced): now closed");
+    until(&mut s, "cb.db [2 open] > ");
+
+    // A line starting with a space runs but is not recorded.
+    s.send(" audit --limit 1\r").unwrap();
+    until(&mut s, "ACTION");
+    until(&mut s, "cb.db [2 open] > ");
+
+    // Ctrl-C drops a half-typed line; the next line starts empty.
+    s.send("trip pinna").unwrap();
+    s.send(ControlCode::EndOfText).unwrap();
+    until(&mut s, "trip pinna^C");
+    until(&mut s, "cb.db [2 open] > ");
+    s.send("status-all --tripped\r").unwrap();
+    until(&mut s, "BOOKMAKER");
+    let out = until(&mut s, "cb.db [2 open] > ");
+    assert!(out.contains("pinnacle") && !out.contains("bet365"), "{out}");
+
+    // Ctrl-D leaves with status 0.
+    s.send(ControlCode::EndOfTransmission).unwrap();
+    exits_with(&mut s, 0);
+
+    let rows = f.json(&["status-all"]);
+    assert_eq!(state_of(&rows, "bet365"), "closed");
+    assert_eq!(state_of(&rows, "pinnacle"), "forced_open");
+    assert_eq!(state_of(&rows, "betfair"), "forced_open");
+    // Newest first: the forced reset, the denial, the trip; the cancelled one wrote nothing.
+    let audit = f.json(&["audit", "bet365"]);
+    let audit = audit.as_array().expect("array");
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["RESET", "RESET_DENIED", "TRIP"]);
+    assert_eq!(audit[0]["forced"], true);
+    assert_eq!(audit[0]["user"], "tester");
+    assert_eq!(audit[0]["reason"], "fixed upstream");
+    assert_eq!(audit[2]["reason"], "maintenance\nwindow");
+
+    assert_eq!(
+        f.history(),
+        [
+            "#V2",
+            "status pinnacle",
+            "status-all",
+            r"trip bet365 --create --reason 'maintenance\nwindow'",
+            "reset bet365 --reason done",
+            "reset bet365 --force --reason 'fixed upstream'",
+            "status-all --tripped",
+        ]
+    );
+}
+
+#[test]
+fn two_consoles_share_the_history_and_ctrl_c_ends_a_watch() {
+    let f = Fixture::new();
+    let mut a = f.console(&["repl"]);
+    let mut b = f.console(&["repl"]);
+    until(&mut a, "cb.db [2 open] > ");
+    until(&mut b, "cb.db [2 open] > ");
+
+    a.send("status-all\r").unwrap();
+    until(&mut a, "BOOKMAKER");
+    until(&mut a, "cb.db [2 open] > ");
+    b.send("audit --limit 5\r").unwrap();
+    until(&mut b, "ACTION");
+    until(&mut b, "cb.db [2 open] > ");
+    a.send("status betfair\r").unwrap();
+    until(&mut a, "latest audit rows");
+    until(&mut a, "cb.db [2 open] > ");
+
+    // Ctrl-C ends the watch, not the console.
+    b.send("status-all --watch 1s\r").unwrap();
+    until(&mut b, "Ctrl-C to stop");
+    b.send(ControlCode::EndOfText).unwrap();
+    until(&mut b, "cb.db [2 open] > ");
+    b.send("exit\r").unwrap();
+    exits_with(&mut b, 0);
+    a.send("quit\r").unwrap();
+    exits_with(&mut a, 0);
+
+    let history = f.history();
+    for line in [
+        "status-all",
+        "audit --limit 5",
+        "status betfair",
+        "status-all --watch 1s",
+        "exit",
+        "quit",
+    ] {
+        let n = history.iter().filter(|h| *h == line).count();
+        assert_eq!(n, 1, "{line:?} in {history:?}");
+    }
+}
+
+#[test]
+fn plain_breakerctl_off_a_terminal_does_not_wait() {
+    let f = Fixture::new();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--db")
+        .arg(&f.db)
+        // A pipe that stays open: a program reading it would block for ever.
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    f.env(&mut cmd);
+    let mut child = cmd.spawn().expect("spawn");
+    let _stdin = child.stdin.take();
+    let started = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if started.elapsed() > Duration::from_secs(10) {
+            child.kill().ok();
+            panic!("plain breakerctl waited for input");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not on a terminal"), "{stderr}");
+    assert!(!f.state().exists(), "no history without a console");
+}
