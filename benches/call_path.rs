@@ -402,7 +402,7 @@ fn summary(f: &mut Fixture, reps: usize) {
 
 /// `--spin CASE` runs one of our cases in a loop for a few seconds, for a profiler
 /// (`perf record`, `valgrind --tool=callgrind`) to look at.
-fn spin(f: &Fixture, case: &str, seconds: u64) {
+fn spin(f: &mut Fixture, case: &str, seconds: u64) {
     let until = Instant::now() + Duration::from_secs(seconds);
     let mut calls = 0u64;
     while Instant::now() < until {
@@ -411,7 +411,10 @@ fn spin(f: &Fixture, case: &str, seconds: u64) {
                 "healthy" => healthy_call(&f.ours_normal),
                 "rejected" => rejected_call(&f.ours_normal),
                 "failure" => failing_call(&f.ours_normal),
-                other => panic!("--spin takes healthy, rejected or failure, not {other}"),
+                "update" => f.floor_normal.update(),
+                other => {
+                    panic!("--spin takes healthy, rejected, failure or update, not {other}")
+                }
             }
         }
         calls += 100;
@@ -429,7 +432,7 @@ fn main() {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(5);
-        spin(&fixture, case, seconds);
+        spin(&mut fixture, case, seconds);
         return;
     }
     if !summary_only {

@@ -39,9 +39,11 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
             [CompletionResult]::new('trip', 'trip', [CompletionResultType]::ParameterValue, 'Force a breaker open until someone resets it')
             [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Close a breaker; refused inside the cooldown unless --force')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit trail, newest first')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create the database and schema at --db (idempotent)')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Prometheus text exposition of every breaker, to stdout')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /metrics and /healthz over HTTP')
+            [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing')
             [CompletionResult]::new('repl', 'repl', [CompletionResultType]::ParameterValue, 'Interactive console (the same commands, with completion and history)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Shell completion script, to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Man page (roff), to stdout')
@@ -182,6 +184,22 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
         'breakerctl;audit;help;help' {
             break
         }
+        'breakerctl;doctor' {
+            [CompletionResult]::new('--alert-window', '--alert-window', [CompletionResultType]::ParameterName, 'Report breakers tripped for longer than this (the CircuitBreakerTripped alert''s `for`)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The breaker database')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)')
+            [CompletionResult]::new('--busy-timeout', '--busy-timeout', [CompletionResultType]::ParameterName, 'How long to wait for another process''s write lock')
+            [CompletionResult]::new('--cooldown', '--cooldown', [CompletionResultType]::ParameterName, 'Reset cooldown the services use')
+            [CompletionResult]::new('--failure-threshold', '--failure-threshold', [CompletionResultType]::ParameterName, 'Weighted failures that trip a breaker')
+            [CompletionResult]::new('--reset-timeout', '--reset-timeout', [CompletionResultType]::ParameterName, 'How long an automatic trip lasts before a half-open probe')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as --output json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'breakerctl;init' {
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The breaker database')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
@@ -214,6 +232,29 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
         }
         'breakerctl;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (loopback unless told otherwise)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The breaker database')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)')
+            [CompletionResult]::new('--busy-timeout', '--busy-timeout', [CompletionResultType]::ParameterName, 'How long to wait for another process''s write lock')
+            [CompletionResult]::new('--cooldown', '--cooldown', [CompletionResultType]::ParameterName, 'Reset cooldown the services use')
+            [CompletionResult]::new('--failure-threshold', '--failure-threshold', [CompletionResultType]::ParameterName, 'Weighted failures that trip a breaker')
+            [CompletionResult]::new('--reset-timeout', '--reset-timeout', [CompletionResultType]::ParameterName, 'How long an automatic trip lasts before a half-open probe')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as --output json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'breakerctl;simulate' {
+            [CompletionResult]::new('--scenario', '--scenario', [CompletionResultType]::ParameterName, 'steady: all healthy; outage: one bookmaker fails hard mid-run; spike: 50x traffic while one bookmaker slows into timeouts and the host load passes the shedding threshold')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long the callers run (1s to 300s)')
+            [CompletionResult]::new('--bookmakers', '--bookmakers', [CompletionResultType]::ParameterName, 'Number of simulated bookmakers (1 to 16)')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed of every random choice (callers'' picks, bookmakers'' latencies and errors)')
+            [CompletionResult]::new('--callers', '--callers', [CompletionResultType]::ParameterName, 'Concurrent caller threads (1 to 128)')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Base call rate of all callers together, per second (the spike is 50 times this)')
+            [CompletionResult]::new('--client-timeout', '--client-timeout', [CompletionResultType]::ParameterName, 'Per-request timeout of the service''s HTTP client')
+            [CompletionResult]::new('--probe-after', '--probe-after', [CompletionResultType]::ParameterName, 'How long a tripped breaker stays open before its half-open probe, in this run (short so that probes happen within it; the services'' --reset-timeout is 60s)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The breaker database')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)')
@@ -279,9 +320,11 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
             [CompletionResult]::new('trip', 'trip', [CompletionResultType]::ParameterValue, 'Force a breaker open until someone resets it')
             [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Close a breaker; refused inside the cooldown unless --force')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit trail, newest first')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create the database and schema at --db (idempotent)')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Prometheus text exposition of every breaker, to stdout')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /metrics and /healthz over HTTP')
+            [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing')
             [CompletionResult]::new('repl', 'repl', [CompletionResultType]::ParameterValue, 'Interactive console (the same commands, with completion and history)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Shell completion script, to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Man page (roff), to stdout')
@@ -307,6 +350,9 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
         'breakerctl;help;audit;verify' {
             break
         }
+        'breakerctl;help;doctor' {
+            break
+        }
         'breakerctl;help;init' {
             break
         }
@@ -314,6 +360,9 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
             break
         }
         'breakerctl;help;serve' {
+            break
+        }
+        'breakerctl;help;simulate' {
             break
         }
         'breakerctl;help;repl' {

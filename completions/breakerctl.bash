@@ -22,6 +22,9 @@ _breakerctl() {
             breakerctl,completions)
                 cmd="breakerctl__subcmd__completions"
                 ;;
+            breakerctl,doctor)
+                cmd="breakerctl__subcmd__doctor"
+                ;;
             breakerctl,help)
                 cmd="breakerctl__subcmd__help"
                 ;;
@@ -45,6 +48,9 @@ _breakerctl() {
                 ;;
             breakerctl,serve)
                 cmd="breakerctl__subcmd__serve"
+                ;;
+            breakerctl,simulate)
+                cmd="breakerctl__subcmd__simulate"
                 ;;
             breakerctl,status)
                 cmd="breakerctl__subcmd__status"
@@ -73,6 +79,9 @@ _breakerctl() {
             breakerctl__subcmd__help,completions)
                 cmd="breakerctl__subcmd__help__subcmd__completions"
                 ;;
+            breakerctl__subcmd__help,doctor)
+                cmd="breakerctl__subcmd__help__subcmd__doctor"
+                ;;
             breakerctl__subcmd__help,help)
                 cmd="breakerctl__subcmd__help__subcmd__help"
                 ;;
@@ -94,6 +103,9 @@ _breakerctl() {
             breakerctl__subcmd__help,serve)
                 cmd="breakerctl__subcmd__help__subcmd__serve"
                 ;;
+            breakerctl__subcmd__help,simulate)
+                cmd="breakerctl__subcmd__help__subcmd__simulate"
+                ;;
             breakerctl__subcmd__help,status)
                 cmd="breakerctl__subcmd__help__subcmd__status"
                 ;;
@@ -113,7 +125,7 @@ _breakerctl() {
 
     case "${cmd}" in
         breakerctl)
-            opts="-h -V --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version status-all ls status trip reset audit init metrics serve repl completions man help"
+            opts="-h -V --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version status-all ls status trip reset audit doctor init metrics serve simulate repl completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,8 +350,54 @@ _breakerctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        breakerctl__subcmd__doctor)
+            opts="-h -V --alert-window --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --alert-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --busy-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cooldown)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --failure-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reset-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         breakerctl__subcmd__help)
-            opts="status-all status trip reset audit init metrics serve repl completions man help"
+            opts="status-all status trip reset audit doctor init metrics serve simulate repl completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,6 +439,20 @@ _breakerctl() {
             return 0
             ;;
         breakerctl__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakerctl__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -479,6 +551,20 @@ _breakerctl() {
             return 0
             ;;
         breakerctl__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakerctl__subcmd__help__subcmd__simulate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -760,6 +846,80 @@ _breakerctl() {
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --busy-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cooldown)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --failure-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reset-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakerctl__subcmd__simulate)
+            opts="-h -V --scenario --duration --bookmakers --seed --callers --rate --client-timeout --probe-after --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --scenario)
+                    COMPREPLY=($(compgen -W "steady outage spike" -- "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bookmakers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --callers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --probe-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

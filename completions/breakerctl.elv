@@ -36,9 +36,11 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand trip 'Force a breaker open until someone resets it'
             cand reset 'Close a breaker; refused inside the cooldown unless --force'
             cand audit 'The audit trail, newest first'
+            cand doctor 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)'
             cand init 'Create the database and schema at --db (idempotent)'
             cand metrics 'Prometheus text exposition of every breaker, to stdout'
             cand serve 'Serve /metrics and /healthz over HTTP'
+            cand simulate 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
             cand repl 'Interactive console (the same commands, with completion and history)'
             cand completions 'Shell completion script, to stdout'
             cand man 'Man page (roff), to stdout'
@@ -168,6 +170,21 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
         }
         &'breakerctl;audit;help;help'= {
         }
+        &'breakerctl;doctor'= {
+            cand --alert-window 'Report breakers tripped for longer than this (the CircuitBreakerTripped alert''s `for`)'
+            cand --db 'The breaker database'
+            cand --output 'Output format'
+            cand --color 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)'
+            cand --busy-timeout 'How long to wait for another process''s write lock'
+            cand --cooldown 'Reset cooldown the services use'
+            cand --failure-threshold 'Weighted failures that trip a breaker'
+            cand --reset-timeout 'How long an automatic trip lasts before a half-open probe'
+            cand --json 'Same as --output json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'breakerctl;init'= {
             cand --db 'The breaker database'
             cand --output 'Output format'
@@ -198,6 +215,28 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
         }
         &'breakerctl;serve'= {
             cand --listen 'Address to listen on (loopback unless told otherwise)'
+            cand --db 'The breaker database'
+            cand --output 'Output format'
+            cand --color 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)'
+            cand --busy-timeout 'How long to wait for another process''s write lock'
+            cand --cooldown 'Reset cooldown the services use'
+            cand --failure-threshold 'Weighted failures that trip a breaker'
+            cand --reset-timeout 'How long an automatic trip lasts before a half-open probe'
+            cand --json 'Same as --output json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'breakerctl;simulate'= {
+            cand --scenario 'steady: all healthy; outage: one bookmaker fails hard mid-run; spike: 50x traffic while one bookmaker slows into timeouts and the host load passes the shedding threshold'
+            cand --duration 'How long the callers run (1s to 300s)'
+            cand --bookmakers 'Number of simulated bookmakers (1 to 16)'
+            cand --seed 'Seed of every random choice (callers'' picks, bookmakers'' latencies and errors)'
+            cand --callers 'Concurrent caller threads (1 to 128)'
+            cand --rate 'Base call rate of all callers together, per second (the spike is 50 times this)'
+            cand --client-timeout 'Per-request timeout of the service''s HTTP client'
+            cand --probe-after 'How long a tripped breaker stays open before its half-open probe, in this run (short so that probes happen within it; the services'' --reset-timeout is 60s)'
             cand --db 'The breaker database'
             cand --output 'Output format'
             cand --color 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)'
@@ -259,9 +298,11 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand trip 'Force a breaker open until someone resets it'
             cand reset 'Close a breaker; refused inside the cooldown unless --force'
             cand audit 'The audit trail, newest first'
+            cand doctor 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)'
             cand init 'Create the database and schema at --db (idempotent)'
             cand metrics 'Prometheus text exposition of every breaker, to stdout'
             cand serve 'Serve /metrics and /healthz over HTTP'
+            cand simulate 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
             cand repl 'Interactive console (the same commands, with completion and history)'
             cand completions 'Shell completion script, to stdout'
             cand man 'Man page (roff), to stdout'
@@ -280,11 +321,15 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
         }
         &'breakerctl;help;audit;verify'= {
         }
+        &'breakerctl;help;doctor'= {
+        }
         &'breakerctl;help;init'= {
         }
         &'breakerctl;help;metrics'= {
         }
         &'breakerctl;help;serve'= {
+        }
+        &'breakerctl;help;simulate'= {
         }
         &'breakerctl;help;repl'= {
         }

@@ -43,9 +43,11 @@ complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "status" -d 'O
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "trip" -d 'Force a breaker open until someone resets it'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "reset" -d 'Close a breaker; refused inside the cooldown unless --force'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "audit" -d 'The audit trail, newest first'
+complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "doctor" -d 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "init" -d 'Create the database and schema at --db (idempotent)'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "metrics" -d 'Prometheus text exposition of every breaker, to stdout'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "serve" -d 'Serve /metrics and /healthz over HTTP'
+complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "simulate" -d 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "repl" -d 'Interactive console (the same commands, with completion and history)'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "completions" -d 'Shell completion script, to stdout'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "man" -d 'Man page (roff), to stdout'
@@ -161,6 +163,20 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the audit trail\'s hash chain; names the first broken row'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l alert-window -d 'Report breakers tripped for longer than this (the CircuitBreakerTripped alert\'s `for`)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l db -d 'The breaker database' -r -F
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l color -d 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l busy-timeout -d 'How long to wait for another process\'s write lock' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l cooldown -d 'Reset cooldown the services use' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l json -d 'Same as --output json'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -201,6 +217,29 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l reset-ti
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l scenario -d 'steady: all healthy; outage: one bookmaker fails hard mid-run; spike: 50x traffic while one bookmaker slows into timeouts and the host load passes the shedding threshold' -r -f -a "steady\t''
+outage\t''
+spike\t''"
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l duration -d 'How long the callers run (1s to 300s)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l bookmakers -d 'Number of simulated bookmakers (1 to 16)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l seed -d 'Seed of every random choice (callers\' picks, bookmakers\' latencies and errors)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l callers -d 'Concurrent caller threads (1 to 128)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l rate -d 'Base call rate of all callers together, per second (the spike is 50 times this)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l client-timeout -d 'Per-request timeout of the service\'s HTTP client' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l probe-after -d 'How long a tripped breaker stays open before its half-open probe, in this run (short so that probes happen within it; the services\' --reset-timeout is 60s)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l db -d 'The breaker database' -r -F
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l color -d 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l busy-timeout -d 'How long to wait for another process\'s write lock' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l cooldown -d 'Reset cooldown the services use' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l json -d 'Same as --output json'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -s h -l help -d 'Print help'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -s V -l version -d 'Print version'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand repl" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand repl" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -240,16 +279,18 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand man" -l reset-time
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand man" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand man" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand man" -s V -l version -d 'Print version'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "status-all" -d 'Every breaker: state, failures, last error, latency, trips, last reset'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "status" -d 'One breaker in detail, with its latest audit rows'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "trip" -d 'Force a breaker open until someone resets it'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "reset" -d 'Close a breaker; refused inside the cooldown unless --force'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "audit" -d 'The audit trail, newest first'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "init" -d 'Create the database and schema at --db (idempotent)'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "metrics" -d 'Prometheus text exposition of every breaker, to stdout'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "serve" -d 'Serve /metrics and /healthz over HTTP'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "repl" -d 'Interactive console (the same commands, with completion and history)'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "completions" -d 'Shell completion script, to stdout'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "man" -d 'Man page (roff), to stdout'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit init metrics serve repl completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "status-all" -d 'Every breaker: state, failures, last error, latency, trips, last reset'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "status" -d 'One breaker in detail, with its latest audit rows'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "trip" -d 'Force a breaker open until someone resets it'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "reset" -d 'Close a breaker; refused inside the cooldown unless --force'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "audit" -d 'The audit trail, newest first'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "doctor" -d 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "init" -d 'Create the database and schema at --db (idempotent)'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "metrics" -d 'Prometheus text exposition of every breaker, to stdout'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "serve" -d 'Serve /metrics and /healthz over HTTP'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "simulate" -d 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "repl" -d 'Interactive console (the same commands, with completion and history)'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "completions" -d 'Shell completion script, to stdout'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "man" -d 'Man page (roff), to stdout'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the audit trail\'s hash chain; names the first broken row'

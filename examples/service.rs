@@ -13,7 +13,7 @@ fn fetch_markets(bookmaker: &str, attempt: u32) -> Result<String, String> {
     std::thread::sleep(Duration::from_millis(2));
     match bookmaker {
         "fanduel" => Err("503 Service Unavailable from upstream".to_owned()),
-        "betmgm" if attempt % 4 == 0 => Err("request timeout after 2000ms".to_owned()),
+        "betmgm" if attempt.is_multiple_of(4) => Err("request timeout after 2000ms".to_owned()),
         _ => Ok(format!("{{\"bookmaker\":\"{bookmaker}\",\"markets\":[]}}")),
     }
 }

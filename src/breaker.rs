@@ -284,12 +284,40 @@ impl Db {
         Ok(())
     }
 
-    fn row(&mut self, bookmaker: &str) -> Result<Option<&BreakerRow>> {
-        if !self.cache.contains_key(bookmaker) {
-            let row = self.store.load(bookmaker)?;
-            self.cache.insert(bookmaker.to_owned(), row);
+    /// After a write of ours whose row went into the cache: when the cache was exact at the
+    /// header the write began from, and ours was the only commit since, the cache is exact at
+    /// the header after it, and the next call needs no `data_version` query for our own write.
+    fn adopt_own_commit(&mut self) {
+        if let Some(commit) = self.store.own_commit()
+            && self.header == Some(commit.before)
+        {
+            self.header = Some(commit.after);
         }
-        Ok(self.cache.get(bookmaker).and_then(Option::as_ref))
+    }
+
+    /// `f` of the row, from the cache (one hash lookup) or else read and cached.
+    fn with_row<R>(
+        &mut self,
+        bookmaker: &str,
+        f: impl FnOnce(Option<&BreakerRow>) -> R,
+    ) -> Result<R> {
+        if let Some(row) = self.cache.get(bookmaker) {
+            return Ok(f(row.as_ref()));
+        }
+        let row = self.store.load(bookmaker)?;
+        let out = f(row.as_ref());
+        self.cache.insert(bookmaker.to_owned(), row);
+        Ok(out)
+    }
+
+    /// Writes this process's pending results so a read sees them. When another process holds
+    /// the write lock, the read goes ahead without them (they are at most a second old) rather
+    /// than failing: looking must not depend on the write lock.
+    fn flush_before_read(&mut self, now: i64) -> Result<()> {
+        match self.flush(now, BACKGROUND_FLUSH_BUSY) {
+            Err(BreakerError::Busy { .. }) | Err(BreakerError::ReadOnly { .. }) => Ok(()),
+            other => other,
+        }
     }
 
     /// Writes pending results; they stay pending if the write fails.
@@ -299,6 +327,10 @@ impl Db {
         }
         let batch = self.pending.to_batch();
         self.store.flush(&batch, now, busy)?;
+        // The batch changed these rows (average latency, last success) behind the cache.
+        for bookmaker in self.pending.latencies.keys() {
+            self.cache.remove(bookmaker);
+        }
         self.pending = Pending::default();
         Ok(())
     }
@@ -307,8 +339,9 @@ impl Db {
 #[derive(Default)]
 struct Pending {
     latencies: HashMap<String, (LatencyBatch, i64)>,
-    /// bookmaker -> operation -> reason -> count
-    counters: HashMap<String, HashMap<String, HashMap<&'static str, u64>>>,
+    /// bookmaker -> operation -> (reason, count); a call counts under one or two reasons, so
+    /// a short list is cheaper than a third hash map.
+    counters: HashMap<String, HashMap<String, Vec<(&'static str, u64)>>>,
 }
 
 impl Pending {
@@ -336,7 +369,10 @@ impl Pending {
             Some(m) => m,
             None => by_op.entry(operation.to_owned()).or_default(),
         };
-        *by_reason.entry(reason).or_insert(0) += 1;
+        match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => by_reason.push((reason, 1)),
+        }
     }
 
     fn to_batch(&self) -> FlushBatch {
@@ -518,8 +554,7 @@ impl ProductionCircuitBreaker {
         let admission = {
             let mut db = self.lock();
             db.refresh()?;
-            let row = db.row(bookmaker)?;
-            machine::admit(row, &inner.rules, now)
+            db.with_row(bookmaker, |row| machine::admit(row, &inner.rules, now))?
         };
         // (1) An open breaker rejects before anything else.
         if let Admission::Reject(state) = admission {
@@ -659,6 +694,7 @@ impl ProductionCircuitBreaker {
         if let Some(row) = row {
             db.cache.insert(row.bookmaker.clone(), Some(row));
         }
+        db.adopt_own_commit();
         Ok(value)
     }
 
@@ -723,7 +759,7 @@ impl ProductionCircuitBreaker {
         let mut db = self.lock();
         if !probe {
             db.refresh()?;
-            let clean = db.row(bookmaker)?.is_none_or(|r| r.failure_count == 0.0);
+            let clean = db.with_row(bookmaker, |row| row.is_none_or(|r| r.failure_count == 0.0))?;
             if clean {
                 db.pending
                     .add_latency(bookmaker, latency_ms, inner.rules.latency_smoothing, now);
@@ -786,8 +822,27 @@ impl ProductionCircuitBreaker {
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
         let mut db = self.lock();
+        // Taken out of the cache: the row written goes back in.
+        let cached = db.cache.remove(bookmaker);
+        // A failure that trips nothing, on a row we know: one guarded UPDATE, no transaction.
+        if !probe && let Some(Some(old)) = &cached {
+            let (next, t) =
+                machine::record_failure(Some(old), bookmaker, weight, error, &inner.rules, now);
+            if t.is_none() && db.store.save_failure_if_unchanged(old, &next)? {
+                db.cache.insert(next.bookmaker.clone(), Some(next));
+                db.adopt_own_commit();
+                return Ok(());
+            }
+        }
+        // The cached row is the stored one if nothing at all has been committed since the
+        // header at which the cache was last known exact: then the transaction need not read
+        // it again.
+        let known = db.header.zip(cached);
         let transition = self.write(&mut db, None, |tx| {
-            let row = tx.load(bookmaker)?;
+            let row = match known {
+                Some((header, row)) if tx.header_at_begin() == Some(header) => row,
+                _ => tx.load(bookmaker)?,
+            };
             let (next, t) = match row {
                 Some(ref r) if probe && machine::holds_probe(r, &inner.instance) => {
                     let (next, t) = machine::probe_failed(r, weight, error, &inner.rules, now);
@@ -802,7 +857,7 @@ impl ProductionCircuitBreaker {
                     now,
                 ),
             };
-            tx.save(&next)?;
+            tx.save_over(row.as_ref(), &next)?;
             if let Some(t) = &t {
                 Self::audit_transition(tx, &next, t, operation, now)?;
             }
@@ -856,7 +911,7 @@ impl ProductionCircuitBreaker {
     pub fn get_status(&self, bookmaker: &str) -> Result<Option<BookmakerStatus>> {
         let now = self.now_ms();
         let mut db = self.lock();
-        db.flush(now, self.inner.config.busy_timeout)?;
+        db.flush_before_read(now)?;
         let row = db.store.load(bookmaker)?;
         Ok(row.map(|r| BookmakerStatus::from_row(&r, &self.inner.rules, now)))
     }
@@ -865,7 +920,7 @@ impl ProductionCircuitBreaker {
     pub fn status_all(&self) -> Result<Vec<BookmakerStatus>> {
         let now = self.now_ms();
         let mut db = self.lock();
-        db.flush(now, self.inner.config.busy_timeout)?;
+        db.flush_before_read(now)?;
         let rows = db.store.load_all()?;
         Ok(rows
             .iter()
@@ -940,7 +995,8 @@ impl ProductionCircuitBreaker {
     /// Whether a reset would be allowed now; writes nothing.
     pub fn reset_preview(&self, bookmaker: &str, force: bool) -> Result<ResetPreview> {
         let now = self.now_ms();
-        let db = self.lock();
+        let mut db = self.lock();
+        db.flush_before_read(now)?;
         let row = db
             .store
             .load(bookmaker)?
@@ -981,6 +1037,8 @@ impl ProductionCircuitBreaker {
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
         let mut db = self.lock();
+        // Successes still in memory may be the only record of this bookmaker so far.
+        db.flush_before_read(now)?;
         let outcome = self.write(&mut db, Some(Synchronous::Full), |tx| {
             let Some(row) = tx.load(bookmaker)? else {
                 return Ok((Err(None), None));
@@ -1078,7 +1136,7 @@ impl ProductionCircuitBreaker {
     pub fn counters(&self) -> Result<Vec<CounterRow>> {
         let now = self.now_ms();
         let mut db = self.lock();
-        db.flush(now, self.inner.config.busy_timeout)?;
+        db.flush_before_read(now)?;
         db.store.counters()
     }
 
@@ -1166,5 +1224,132 @@ impl std::fmt::Debug for ProductionCircuitBreaker {
             .field("config", &self.inner.config)
             .field("instance", &self.inner.instance)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok_call(cb: &ProductionCircuitBreaker) -> std::result::Result<(), CallError<String>> {
+        cb.call_api("bk", &CallContext::new("op", 1.0), || Ok::<_, String>(()))
+    }
+
+    /// The cache of a warm breaker is trusted while the wal-index header stands still; any
+    /// commit elsewhere must still be seen by the very next call.
+    #[test]
+    fn a_warm_cache_sees_every_commit_of_another_connection() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cb.db");
+        let ours = ProductionCircuitBreaker::open(&path, BreakerConfig::default()).expect("open");
+        let other = ProductionCircuitBreaker::open(&path, BreakerConfig::default()).expect("other");
+        for _ in 0..3 {
+            ok_call(&ours).expect("closed");
+        }
+        assert!(
+            ours.lock().header.is_some(),
+            "a WAL file takes the lock-free path"
+        );
+        other.trip("bk", "maintenance", "op").expect("trip");
+        let r = ok_call(&ours);
+        assert!(matches!(r, Err(CallError::Tripped { .. })), "{r:?}");
+
+        // Our own commit moves the header too; a commit of the other right after it must
+        // not be mistaken for ours.
+        other
+            .reset(
+                "bk",
+                ResetOptions {
+                    reason: Some("done"),
+                    user: "op",
+                    force: true,
+                },
+            )
+            .expect("reset");
+        ok_call(&ours).expect("closed again");
+        ours.record_failure("bk", "boom").expect("our failure");
+        other.trip("bk", "again", "op").expect("trip again");
+        let r = ok_call(&ours);
+        assert!(matches!(r, Err(CallError::Tripped { .. })), "{r:?}");
+
+        // A raw write by a program that is not a breaker at all is seen as well.
+        let raw = rusqlite::Connection::open(&path).expect("raw");
+        raw.execute(
+            "UPDATE circuit_breaker_state SET tripped = 0, trip_kind = NULL, failure_count = 0",
+            [],
+        )
+        .expect("raw update");
+        ok_call(&ours).expect("closed by the raw write");
+    }
+
+    /// A failure write reuses the cached row only while nothing was committed since the cache
+    /// was known exact; it must lose neither another process's failures nor our own flushed
+    /// latencies.
+    #[test]
+    fn failure_writes_lose_no_update() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cb.db");
+        let config = BreakerConfig {
+            failure_threshold: 1000.0,
+            ..BreakerConfig::default()
+        };
+        let ours = ProductionCircuitBreaker::open(&path, config.clone()).expect("open");
+        let other = ProductionCircuitBreaker::open(&path, config).expect("other");
+        let fail = |cb: &ProductionCircuitBreaker| {
+            let r = cb.call_api("bk", &CallContext::new("op", 1.0), || {
+                Err::<(), _>("boom".to_owned())
+            });
+            assert!(matches!(r, Err(CallError::Upstream(_))), "{r:?}");
+        };
+        let failures = |cb: &ProductionCircuitBreaker| {
+            cb.get_status("bk")
+                .expect("status")
+                .map_or(0.0, |s| s.failures)
+        };
+        // Successes leave a latency in memory; the flush writes it behind the cache.
+        ok_call(&ours).expect("ok");
+        ok_call(&ours).expect("ok");
+        ours.flush().expect("flush");
+        let latency = ours
+            .get_status("bk")
+            .expect("status")
+            .expect("row")
+            .avg_latency;
+        assert!(latency.is_some());
+        fail(&ours);
+        fail(&ours);
+        assert_eq!(failures(&ours), 2.0);
+        assert_eq!(
+            ours.get_status("bk")
+                .expect("status")
+                .expect("row")
+                .avg_latency,
+            latency,
+            "the failure writes kept the flushed average latency"
+        );
+        // Our own writes keep the cache valid without a data_version query...
+        {
+            let db = ours.lock();
+            assert_eq!(
+                db.header,
+                db.store.wal_header(),
+                "header adopted after our write"
+            );
+        }
+        // ...but the other's failures in between are read, not overwritten.
+        fail(&other);
+        fail(&ours);
+        fail(&other);
+        fail(&other);
+        fail(&ours);
+        assert_eq!(failures(&ours), 7.0);
+        // The other's failure lands while our call runs, after our admission read the row.
+        let r = ours.call_api("bk", &CallContext::new("op", 1.0), || {
+            fail(&other);
+            Err::<(), _>("boom".to_owned())
+        });
+        assert!(matches!(r, Err(CallError::Upstream(_))), "{r:?}");
+        assert_eq!(failures(&ours), 9.0);
+        assert_eq!(failures(&other), 9.0);
     }
 }

@@ -219,15 +219,45 @@ impl FlushBatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalHeader([u32; 12]);
 
+impl WalHeader {
+    /// `iChange`, which every commit increments by one.
+    fn change_counter(&self) -> u32 {
+        self.0[2]
+    }
+}
+
 /// One connection to a breaker database.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
     options: StoreOptions,
     read_only: bool,
-    /// A writable connection in WAL mode: `wal_header` may read the shared wal-index.
-    wal_shm: bool,
+    /// The shared wal-index of a writable connection in WAL mode, for `wal_header`.
+    wal_index: Option<WalIndex>,
+    /// See `own_commit`.
+    own_commit: Option<OwnCommit>,
 }
+
+/// The wal-index header when a write transaction of this connection began and right after it
+/// committed, with no other commit in between: the database at `after` is the database at
+/// `before` plus exactly what that transaction wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnCommit {
+    pub before: WalHeader,
+    pub after: WalHeader,
+}
+
+/// The first region of the wal-index (the -shm file) as SQLite mapped it for this connection.
+/// SQLite's VFS contract keeps a region returned by `xShmMap` mapped, at the same address,
+/// until `xShmUnmap`, which the connection calls only when it closes or leaves WAL mode; this
+/// connection does neither while the `Store` lives (its journal mode is set once, in
+/// `configure`, and no other process can leave WAL mode while it holds its SHARED lock on the
+/// file). SQLite itself reads the header through this very mapping on every read transaction.
+struct WalIndex(std::ptr::NonNull<u32>);
+
+// SAFETY: the pointer is to memory mapped for the whole process, only ever read, with atomic
+// loads; which thread reads it does not matter.
+unsafe impl Send for WalIndex {}
 
 impl Store {
     /// Opens `path`, refusing foreign and too-new files, and migrates it to this build's schema.
@@ -308,7 +338,8 @@ impl Store {
             path,
             options,
             read_only,
-            wal_shm: false,
+            wal_index: None,
+            own_commit: None,
         };
         store.conn.set_prepared_statement_cache_capacity(32);
         store
@@ -329,7 +360,9 @@ impl Store {
                 ),
             });
         }
-        store.wal_shm = !store.read_only && store.shares_wal_index()?;
+        if !store.read_only && store.shares_wal_index()? {
+            store.wal_index = store.map_wal_index();
+        }
         Ok(store)
     }
 
@@ -519,22 +552,33 @@ impl Store {
     /// two equal copies are not a torn read. `PRAGMA data_version` makes the same test, but
     /// inside a read transaction whose shm read lock costs `fcntl` calls every time.
     pub fn wal_header(&self) -> Option<WalHeader> {
-        use rusqlite::ffi;
         use std::sync::atomic::{AtomicU32, Ordering, fence};
+        let words = self.wal_index.as_ref()?.0.as_ptr();
+        // SAFETY: `words` is the start of a live, page-aligned mapping of at least 32 KiB (see
+        // `WalIndex`), so the 24 aligned u32 of its first 96 bytes are in bounds. Other
+        // processes write there, hence atomic loads.
+        let read =
+            |at: usize| unsafe { AtomicU32::from_ptr(words.add(at)) }.load(Ordering::Acquire);
+        let first: [u32; 12] = std::array::from_fn(read);
+        fence(Ordering::SeqCst);
+        let second: [u32; 12] = std::array::from_fn(|i| read(12 + i));
+        // Byte 12 of the header is `isInit`: zero until a connection has built the index.
+        let initialised = first[3].to_ne_bytes()[0] != 0;
+        (first == second && initialised).then_some(WalHeader(first))
+    }
+
+    /// The first wal-index region, as `xShmMap` returns it to SQLite; `None` if it is not
+    /// there (it is once a read has run in WAL mode, as `prepare` has done by now).
+    fn map_wal_index(&self) -> Option<WalIndex> {
+        use rusqlite::ffi;
         /// The size of a wal-index region (SQLite's `WALINDEX_PGSZ`).
         const REGION: std::ffi::c_int = 32 * 1024;
-        if !self.wal_shm {
-            return None;
-        }
-        // SAFETY: the handle is this open connection's, used under `&self` (the connection is
-        // not used concurrently: `Store` is not `Sync` through `Connection`). The file pointer
-        // is the pager's main database file, which lives as long as the connection. `xShmMap`
-        // with bExtend=0 only returns the region already mapped (or maps an existing one),
-        // exactly as SQLite calls it; the connection is in WAL mode with a shared wal-index
-        // (`wal_shm`), so the region is the -shm file's, mapped for the connection's lifetime.
-        // The region is page-aligned and at least 32 KiB, so the 24 aligned u32 reads of its
-        // first 96 bytes are in bounds; they are atomic loads because other processes write
-        // there.
+        // SAFETY: the handle is this open connection's, used under `&self` (a `Connection` is
+        // not `Sync`, so nothing else uses it meanwhile). `SQLITE_FCNTL_FILE_POINTER` gives the
+        // pager's main database file, which lives as long as the connection. `xShmMap` with
+        // bExtend=0 and SQLite's own region size returns the region already mapped (or maps
+        // an existing one), exactly as the WAL code calls it; `wal_index` is only set for a
+        // WAL connection whose wal-index is the shared -shm file (`shares_wal_index`).
         unsafe {
             let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
             let rc = ffi::sqlite3_file_control(
@@ -552,17 +596,10 @@ impl Store {
             }
             let shm_map = methods.xShmMap?;
             let mut region: *mut std::ffi::c_void = std::ptr::null_mut();
-            if shm_map(file, 0, REGION, 0, &mut region) != ffi::SQLITE_OK || region.is_null() {
+            if shm_map(file, 0, REGION, 0, &mut region) != ffi::SQLITE_OK {
                 return None;
             }
-            let words = region.cast::<u32>();
-            let read = |at: usize| AtomicU32::from_ptr(words.add(at)).load(Ordering::Acquire);
-            let first: [u32; 12] = std::array::from_fn(|i| read(i));
-            fence(Ordering::SeqCst);
-            let second: [u32; 12] = std::array::from_fn(|i| read(12 + i));
-            // Byte 12 of the header is `isInit`: zero until a connection has built the index.
-            let initialised = first[3].to_ne_bytes()[0] != 0;
-            (first == second && initialised).then_some(WalHeader(first))
+            std::ptr::NonNull::new(region.cast::<u32>()).map(WalIndex)
         }
     }
 
@@ -631,10 +668,14 @@ impl Store {
             .prepare_cached("BEGIN IMMEDIATE")
             .and_then(|mut s| s.execute([]))
             .map_err(err)?;
+        self.own_commit = None;
+        // Under the write lock no one else can commit: this is the header of our snapshot.
+        let before = self.wal_header();
         let mut wtx = WriteTx {
             tx: &self.conn,
             path: &self.path,
             busy,
+            begin_header: before,
             _open: OpenTx(&self.conn),
         };
         let value = f(&mut wtx)?;
@@ -642,7 +683,75 @@ impl Store {
             .prepare_cached("COMMIT")
             .and_then(|mut s| s.execute([]))
             .map_err(err)?;
+        drop(wtx);
+        // Every commit adds exactly one to the header's change counter (`iChange`), so one
+        // more than at BEGIN means ours was the only commit since.
+        self.own_commit = match (before, self.wal_header()) {
+            (Some(before), Some(after))
+                if after.change_counter() == before.change_counter().wrapping_add(1) =>
+            {
+                Some(OwnCommit { before, after })
+            }
+            _ => None,
+        };
         Ok(value)
+    }
+
+    /// Records a failure that trips nothing in one autocommit UPDATE, a statement as small as
+    /// a bare update, provided the stored row still has the failure count, last failure time
+    /// and tripped flag of `old`, the row `new` was computed from (those three decide the new
+    /// count and whether it trips; `new` differs from `old` only in the four failure columns).
+    /// Returns false, writing nothing, when they no longer match: the caller then goes the
+    /// transactional way, reading the row again.
+    pub fn save_failure_if_unchanged(
+        &mut self,
+        old: &BreakerRow,
+        new: &BreakerRow,
+    ) -> Result<bool> {
+        if self.read_only || !only_failure_columns_differ(old, new) {
+            return Ok(false);
+        }
+        self.own_commit = None;
+        let before = self.wal_header();
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE circuit_breaker_state SET failure_count = ?2, last_failure_at = ?3,
+                 last_error = ?4, updated_at = ?5 WHERE bookmaker = ?1
+                 AND failure_count IS ?6 AND last_failure_at IS ?7 AND tripped IS ?8",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    new.bookmaker,
+                    new.failure_count,
+                    new.last_failure_at,
+                    new.last_error,
+                    new.updated_at,
+                    old.failure_count,
+                    old.last_failure_at,
+                    i64::from(old.tripped),
+                ])
+            })
+            .map_err(|e| self.err(e))?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        // As after a write transaction: one more commit than before means ours alone.
+        self.own_commit = match (before, self.wal_header()) {
+            (Some(before), Some(after))
+                if after.change_counter() == before.change_counter().wrapping_add(1) =>
+            {
+                Some(OwnCommit { before, after })
+            }
+            _ => None,
+        };
+        Ok(true)
+    }
+
+    /// The wal-index headers around this connection's last write transaction, when it
+    /// committed and no other commit came between its BEGIN and the header read after it.
+    pub fn own_commit(&self) -> Option<OwnCommit> {
+        self.own_commit
     }
 
     /// Writes a batch of in-memory results. `busy` bounds the wait for the lock, so a
@@ -935,6 +1044,42 @@ pub fn audit_hash(prev_hash: &str, r: &AuditRecord) -> String {
     hex::encode(h.finalize())
 }
 
+/// Whether `new` differs from `old` in the columns a failure writes (failure_count,
+/// last_failure_at, last_error, updated_at) and nowhere else. Exhaustive on purpose: a column
+/// added to `BreakerRow` must be placed in one list or the other.
+fn only_failure_columns_differ(old: &BreakerRow, new: &BreakerRow) -> bool {
+    let BreakerRow {
+        bookmaker,
+        failure_count: _,
+        last_failure_at: _,
+        tripped,
+        trip_count,
+        last_error: _,
+        avg_latency,
+        last_reset_at,
+        last_reset_by,
+        last_reset_reason,
+        updated_at: _,
+        tripped_at,
+        trip_kind,
+        probe_lease_until,
+        probe_owner,
+        last_success_at,
+    } = old;
+    *bookmaker == new.bookmaker
+        && *tripped == new.tripped
+        && *trip_count == new.trip_count
+        && *avg_latency == new.avg_latency
+        && *last_reset_at == new.last_reset_at
+        && *last_reset_by == new.last_reset_by
+        && *last_reset_reason == new.last_reset_reason
+        && *tripped_at == new.tripped_at
+        && *trip_kind == new.trip_kind
+        && *probe_lease_until == new.probe_lease_until
+        && *probe_owner == new.probe_owner
+        && *last_success_at == new.last_success_at
+}
+
 fn load_row(conn: &Connection, bookmaker: &str) -> rusqlite::Result<Option<BreakerRow>> {
     static STATE_SELECT_ONE: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| format!("{STATE_SELECT} WHERE bookmaker = ?1"));
@@ -991,6 +1136,7 @@ pub struct WriteTx<'a> {
     tx: &'a Connection,
     path: &'a Path,
     busy: Duration,
+    begin_header: Option<WalHeader>,
     _open: OpenTx<'a>,
 }
 
@@ -1012,7 +1158,14 @@ impl WriteTx<'_> {
     }
 
     pub fn load(&self, bookmaker: &str) -> Result<Option<BreakerRow>> {
-        load_row(&self.tx, bookmaker).map_err(|e| self.err(e))
+        load_row(self.tx, bookmaker).map_err(|e| self.err(e))
+    }
+
+    /// The wal-index header of this transaction's snapshot (taken under the write lock, so
+    /// nothing committed after it): equal to a header seen earlier, nothing was committed
+    /// since then, and rows known as of then are the rows stored now.
+    pub fn header_at_begin(&self) -> Option<WalHeader> {
+        self.begin_header
     }
 
     pub fn save(&self, row: &BreakerRow) -> Result<()> {
@@ -1040,6 +1193,32 @@ impl WriteTx<'_> {
         ])
         .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Writes `row` over `stored`, the row as the table holds it in this transaction. A
+    /// failure that trips nothing changes four columns only, and a four-column UPDATE costs
+    /// about half the full upsert; anything else is written whole.
+    pub fn save_over(&self, stored: Option<&BreakerRow>, row: &BreakerRow) -> Result<()> {
+        if !stored.is_some_and(|old| only_failure_columns_differ(old, row)) {
+            return self.save(row);
+        }
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE circuit_breaker_state SET failure_count = ?2, last_failure_at = ?3,
+                 last_error = ?4, updated_at = ?5 WHERE bookmaker = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let changed = stmt
+            .execute(params![
+                row.bookmaker,
+                row.failure_count,
+                row.last_failure_at,
+                row.last_error,
+                row.updated_at,
+            ])
+            .map_err(|e| self.err(e))?;
+        if changed == 1 { Ok(()) } else { self.save(row) }
     }
 
     /// Appends an audit row, chained to the previous one by its hash.
@@ -1182,6 +1361,50 @@ mod tests {
             busy_timeout: Duration::from_secs(1),
             synchronous: Synchronous::Normal,
         }
+    }
+
+    #[test]
+    fn wal_header_changes_with_every_commit_and_only_then() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cb.db");
+        let mut ours = Store::open(&path, OpenMode::CreateIfMissing, opts()).expect("open");
+        let mut other = Store::open(&path, OpenMode::MustExist, opts()).expect("other");
+        let h0 = ours.wal_header().expect("a WAL database has a header");
+        // Reads, ours or another connection's, change nothing.
+        ours.load("bk").expect("load");
+        other.load_all().expect("load all");
+        ours.data_version().expect("data_version");
+        assert_eq!(ours.wal_header(), Some(h0));
+        // Another connection's commit changes it, and so does ours.
+        other
+            .write(|tx| tx.save(&BreakerRow::new("bk", 1)))
+            .expect("other writes");
+        let h1 = ours.wal_header().expect("header");
+        assert_ne!(h1, h0);
+        assert_eq!(
+            other.wal_header(),
+            Some(h1),
+            "one header for every connection"
+        );
+        ours.write(|tx| tx.save(&BreakerRow::new("bk", 2)))
+            .expect("we write");
+        let h2 = ours.wal_header().expect("header");
+        assert_ne!(h2, h1);
+        // Ours was the only commit between its BEGIN and the read after it.
+        assert_eq!(
+            ours.own_commit(),
+            Some(OwnCommit {
+                before: h1,
+                after: h2
+            })
+        );
+        assert_eq!(other.own_commit().map(|c| c.after), Some(h1));
+        // No shared wal-index, no header: callers fall back to `PRAGMA data_version`.
+        let memory = Store::from_connection(Connection::open_in_memory().expect("mem"), opts())
+            .expect("memory store");
+        assert_eq!(memory.wal_header(), None);
+        let read_only = Store::open(&path, OpenMode::ReadOnly, opts()).expect("read-only");
+        assert_eq!(read_only.wal_header(), None);
     }
 
     #[test]

@@ -66,7 +66,7 @@ fn prober_config() -> BreakerConfig {
 
 /// Whether event `j` of thread `t` in process `p` is a timeout (otherwise a hard failure).
 fn is_timeout(p: usize, t: usize, j: usize) -> bool {
-    (p + t + j) % 3 == 0
+    (p + t + j).is_multiple_of(3)
 }
 
 /// Starts `PROCESSES` copies of this binary running the child test `name`, waits for them

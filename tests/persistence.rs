@@ -416,8 +416,7 @@ fn rows_rewritten_by_an_old_writer_after_migration_read_correctly() {
         (dk.state, dk.trip_count, dk.failures),
         (BreakerState::Open, 1, 10.5)
     );
-    // And it trips betmgm, then sees it recover through a probe... not yet: first the old
-    // writer rewrites rows while this breaker is open on the file.
+    // It trips betmgm too.
     for _ in 0..10 {
         cb.record_failure("betmgm", "503").unwrap();
     }

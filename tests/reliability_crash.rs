@@ -122,9 +122,7 @@ fn crash_child() {
                 }
             }
             _ => {
-                counting
-                    .record_failure(&count_bk, "boom")
-                    .expect("failure");
+                counting.record_failure(&count_bk, "boom").expect("failure");
                 ack(format!("ACK FAIL {count_bk} -\n"));
             }
         }
@@ -310,7 +308,14 @@ struct StateRow {
     last_reset_reason: Option<String>,
 }
 
-fn read_back(db: &Path) -> (Vec<AuditRow>, HashMap<String, StateRow>, HashMap<(String, String), i64>) {
+/// What the file holds after the storm: audit rows, state rows, counter totals.
+struct ReadBack {
+    audit: Vec<AuditRow>,
+    state: HashMap<String, StateRow>,
+    counters: HashMap<(String, String), i64>,
+}
+
+fn read_back(db: &Path) -> ReadBack {
     let conn = rusqlite::Connection::open(db).expect("open for checking");
     let integrity: Vec<String> = conn
         .prepare("PRAGMA integrity_check")
@@ -370,7 +375,11 @@ fn read_back(db: &Path) -> (Vec<AuditRow>, HashMap<String, StateRow>, HashMap<(S
                 .collect::<rusqlite::Result<HashMap<_, _>>>()
         })
         .expect("counters");
-    (audit, state, counters)
+    ReadBack {
+        audit,
+        state,
+        counters,
+    }
 }
 
 #[test]
@@ -442,7 +451,11 @@ fn crash_storm_keeps_the_database_consistent() {
         tally.busy_writer_kills
     );
 
-    let (audit, state, counters) = read_back(&db);
+    let ReadBack {
+        audit,
+        state,
+        counters,
+    } = read_back(&db);
     let mut slack_used = 0u64;
 
     // Failures: every acknowledged one is stored; at most one unacknowledged per killed writer.
@@ -450,7 +463,10 @@ fn crash_storm_keeps_the_database_consistent() {
         let name = count_name(slot);
         let acked = tally.acked("FAIL", &name);
         let stored = state.get(&name).map_or(0.0, |r| r.failure_count) as u64;
-        assert!(stored >= acked, "{name}: {stored} stored < {acked} acknowledged");
+        assert!(
+            stored >= acked,
+            "{name}: {stored} stored < {acked} acknowledged"
+        );
         slack_used += stored - acked;
     }
 
@@ -459,7 +475,11 @@ fn crash_storm_keeps_the_database_consistent() {
     let mut seen = BTreeSet::new();
     for row in audit.iter().filter(|r| r.user == OPERATOR) {
         let reason = row.reason.clone().unwrap_or_default();
-        assert!(seen.insert(reason.clone()), "row {}: reason {reason} twice", row.id);
+        assert!(
+            seen.insert(reason.clone()),
+            "row {}: reason {reason} twice",
+            row.id
+        );
         if tally.acked_reasons.contains(&reason) {
             continue;
         }
@@ -480,7 +500,10 @@ fn crash_storm_keeps_the_database_consistent() {
         );
     }
     for reason in &tally.acked_reasons {
-        assert!(seen.contains(reason), "acknowledged {reason} has no audit row");
+        assert!(
+            seen.contains(reason),
+            "acknowledged {reason} has no audit row"
+        );
     }
     assert!(
         slack_used <= tally.writer_kills as u64,
@@ -501,7 +524,10 @@ fn crash_storm_keeps_the_database_consistent() {
             .iter()
             .filter(|r| r.action == "TRIP" && r.state_before == "closed")
             .count() as i64;
-        assert_eq!(st.trip_count, trips_from_closed, "{name}: trip_count vs TRIP rows");
+        assert_eq!(
+            st.trip_count, trips_from_closed,
+            "{name}: trip_count vs TRIP rows"
+        );
         let last = rows
             .iter()
             .rev()
@@ -526,7 +552,11 @@ fn crash_storm_keeps_the_database_consistent() {
                 .copied()
                 .unwrap_or(0)
         };
-        assert_eq!(counter("reset"), resets.len() as i64, "{name}: reset counter");
+        assert_eq!(
+            counter("reset"),
+            resets.len() as i64,
+            "{name}: reset counter"
+        );
         assert_eq!(
             counter("forced_reset"),
             resets.iter().filter(|r| r.forced).count() as i64,

@@ -142,7 +142,14 @@ pub fn execute(cli: &Cli, inv: &mut Invocation<'_>) -> Result<ExitCode> {
         Command::Metrics => {
             let breaker = open_for_read(g)?;
             let text = crate::exposition::render_database(&breaker)?;
-            inv.out.write_all(text.as_bytes())?;
+            if style.terminal {
+                // Label values are exact for scrapers; a person's terminal gets them escaped.
+                for line in text.lines() {
+                    writeln!(inv.out, "{}", escape(line))?;
+                }
+            } else {
+                inv.out.write_all(text.as_bytes())?;
+            }
             Ok(ExitCode::Ok)
         }
         Command::Serve { listen } => serve(g, *listen, inv),
@@ -201,7 +208,7 @@ fn status_all(
         }
         sort_for_display(&mut rows);
         if style.json() {
-            return Ok(serde_json::to_string_pretty(&rows)? + "\n");
+            return Ok(output::to_json(&rows)? + "\n");
         }
         if rows.is_empty() {
             return Ok(if tripped_only {

@@ -110,7 +110,9 @@ pub fn run(
         writeln!(inv.out, "{}", render(&report, style))?;
         let verdict = match report.exit_code() {
             ExitCode::Ok => "healthy".to_owned(),
-            ExitCode::DatabaseUnusable => "database is corrupt: restore it from a backup".to_owned(),
+            ExitCode::DatabaseUnusable => {
+                "database is corrupt: restore it from a backup".to_owned()
+            }
             _ => format!(
                 "{} problem(s) found",
                 report.checks.iter().filter(|c| !c.ok).count()
@@ -146,7 +148,10 @@ pub fn examine(
         if intact {
             "PRAGMA quick_check: ok".to_owned()
         } else {
-            format!("PRAGMA quick_check: {}", shorten(&quick_check.join("; "), 200))
+            format!(
+                "PRAGMA quick_check: {}",
+                shorten(&quick_check.join("; "), 200)
+            )
         },
     );
 
@@ -192,7 +197,11 @@ pub fn examine(
             ),
         ),
         Some(n) => check("wal size", true, format!("{n} bytes")),
-        None => check("wal size", true, "no -wal file (nobody has the database open)".to_owned()),
+        None => check(
+            "wal size",
+            true,
+            "no -wal file (nobody has the database open)".to_owned(),
+        ),
     }
 
     let rows = breaker.with_store(|s| s.load_all());

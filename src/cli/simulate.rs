@@ -400,11 +400,15 @@ pub fn render(report: &Report, style: &Style, db: &std::path::Path) -> String {
         .map(|o| {
             if o.heavy {
                 format!(
-                    "{} (load {}, heavy) {} shed of {} calls while the load was high, {} while low",
+                    "{} (load {}, heavy): of {} calls while the load was high {} shed, {} sent, \
+                     {} met an open breaker; {} shed while low",
                     o.operation,
                     o.estimated_load,
-                    o.shed_while_high_load,
                     o.calls_while_high_load,
+                    o.shed_while_high_load,
+                    o.upstream_while_high_load,
+                    o.calls_while_high_load
+                        .saturating_sub(o.shed_while_high_load + o.upstream_while_high_load),
                     o.shed_while_low_load
                 )
             } else {

@@ -1409,8 +1409,10 @@ mod tests {
 
     #[test]
     fn timelines_follow_the_scenario() {
-        let mut o = SimOptions::default();
-        o.scenario = Scenario::Spike;
+        let mut o = SimOptions {
+            scenario: Scenario::Spike,
+            ..SimOptions::default()
+        };
         let t = o.timeline();
         assert_eq!(t.degraded, Some(1));
         assert_eq!(t.rate_multiplier(Duration::from_secs(5)), SPIKE_MULTIPLIER);

@@ -128,17 +128,25 @@ pub fn scratch() -> Scratch {
 /// A breaker database with a few breakers and audit rows, closed (no -wal/-shm left).
 pub fn populated(db: &Path) {
     ctl(db, &["init"]).code(0);
-    ctl(db, &["trip", "alpha", "--reason", "maintenance", "--create"]).code(0);
+    ctl(
+        db,
+        &["trip", "alpha", "--reason", "maintenance", "--create"],
+    )
+    .code(0);
     ctl(db, &["trip", "beta", "--reason", "flaky", "--create"]).code(0);
     ctl(
         db,
-        &["reset", "alpha", "--force", "--reason", "fixed", "--user", "ann"],
+        &[
+            "reset", "alpha", "--force", "--reason", "fixed", "--user", "ann",
+        ],
     )
     .code(0);
     ctl(db, &["trip", "alpha", "--reason", "again"]).code(0);
     ctl(
         db,
-        &["reset", "beta", "--force", "--reason", "ok now", "--user", "bob"],
+        &[
+            "reset", "beta", "--force", "--reason", "ok now", "--user", "bob",
+        ],
     )
     .code(0);
 }
@@ -166,7 +174,11 @@ pub fn assert_unchanged(
     what: &str,
 ) {
     let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
-    assert_eq!(names(before), names(after), "{what}: files appeared or vanished");
+    assert_eq!(
+        names(before),
+        names(after),
+        "{what}: files appeared or vanished"
+    );
     for (name, bytes) in before {
         assert!(
             after.get(name) == Some(bytes),
@@ -222,16 +234,18 @@ pub const NOBODY: u32 = 65534;
 pub enum Unprivileged {
     /// Not root: run it directly.
     Direct,
-    /// Root: run it through `setpriv` as `nobody`; `program` is a copy of the binary that
-    /// `nobody` can execute when the original cannot be reached.
-    Setpriv { program: PathBuf },
+    /// Root: run it through `setpriv` as `nobody`; `program` is a copy of the binary (in
+    /// `_copy`, removed on drop) when `nobody` cannot reach the original.
+    Setpriv {
+        program: PathBuf,
+        _copy: Option<tempfile::TempDir>,
+    },
     /// Root, and there is no way to drop privileges here.
     Unavailable(String),
 }
 
 impl Unprivileged {
-    /// `scratch` is a folder (made world-readable) where a copy of the binary may go.
-    pub fn find(scratch: &Path) -> Unprivileged {
+    pub fn find() -> Unprivileged {
         if !is_root() {
             return Unprivileged::Direct;
         }
@@ -244,13 +258,22 @@ impl Unprivileged {
                 .is_ok_and(|o| o.status.success())
         };
         if works(&bin()) {
-            return Unprivileged::Setpriv { program: bin() };
+            return Unprivileged::Setpriv {
+                program: bin(),
+                _copy: None,
+            };
         }
-        let copy = scratch.join("breakerctl-copy");
-        if std::fs::copy(bin(), &copy).is_ok() {
-            chmod(&copy, 0o755);
-            if works(&copy) {
-                return Unprivileged::Setpriv { program: copy };
+        if let Ok(dir) = tempfile::Builder::new().prefix("breakerctl-bin").tempdir() {
+            chmod(dir.path(), 0o755);
+            let copy = dir.path().join("breakerctl");
+            if std::fs::copy(bin(), &copy).is_ok() {
+                chmod(&copy, 0o755);
+                if works(&copy) {
+                    return Unprivileged::Setpriv {
+                        program: copy,
+                        _copy: Some(dir),
+                    };
+                }
             }
         }
         Unprivileged::Unavailable(
@@ -262,7 +285,7 @@ impl Unprivileged {
     pub fn command(&self, args: &[&OsStr]) -> Option<Command> {
         let mut cmd = match self {
             Unprivileged::Direct => clean(&bin()),
-            Unprivileged::Setpriv { program } => {
+            Unprivileged::Setpriv { program, .. } => {
                 let mut cmd = clean(Path::new("setpriv"));
                 cmd.args(setpriv_args()).arg(program);
                 cmd
