@@ -79,6 +79,25 @@ fn bare_closure() {
     assert!(black_box(f()).is_ok());
 }
 
+/// A failing call, made in turn by two breakers on one file (two processes failing on the
+/// same bookmaker): each finds the other's commit, so it pays the `data_version` query and
+/// reads the row again before its own write.
+#[inline(never)]
+fn two_writers(a: &ProductionCircuitBreaker, b: &ProductionCircuitBreaker, turn: &mut bool) {
+    failing_call(if *turn { b } else { a });
+    *turn = !*turn;
+}
+
+/// The floor of `two_writers`: a bare UPDATE made in turn by two connections on one file.
+fn bare_two_writers((a, b): &mut (BareUpdate, BareUpdate), turn: &mut bool) {
+    if *turn {
+        b.update()
+    } else {
+        a.update()
+    }
+    *turn = !*turn;
+}
+
 type Failsafe = StateMachine<failure_policy::ConsecutiveFailures<backoff::Constant>, ()>;
 
 fn failsafe_breaker() -> Failsafe {
@@ -107,6 +126,11 @@ impl BareUpdate {
     fn new(path: &Path, sync: Synchronous) -> BareUpdate {
         // Lay the breaker's schema (and a row) with the library, then write with rusqlite alone.
         drop(ours(path, sync));
+        BareUpdate::connect(path, sync)
+    }
+
+    /// Another connection on a file `new` laid out.
+    fn connect(path: &Path, sync: Synchronous) -> BareUpdate {
         let conn = Connection::open(path).expect("open floor");
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -146,8 +170,15 @@ struct Fixture {
     failsafe_closed: Failsafe,
     failsafe_open: Failsafe,
     ours_normal: ProductionCircuitBreaker,
+    /// A second breaker on `ours_normal`'s file, as another process would have.
+    ours_peer: ProductionCircuitBreaker,
+    /// Whose turn it is in `two_writers`.
+    peer_turn: bool,
     ours_full: ProductionCircuitBreaker,
     floor_normal: BareUpdate,
+    /// Two connections on one more file, for the floor of two writers.
+    floor_pair: (BareUpdate, BareUpdate),
+    floor_turn: bool,
     floor_full: BareUpdate,
 }
 
@@ -157,12 +188,23 @@ impl Fixture {
         let failsafe_open = failsafe_breaker();
         let _ = failsafe_open.call(|| Err::<(), ()>(()));
         assert!(!failsafe_open.is_call_permitted());
+        let shared = dir.path().join("ours-normal.db");
+        let floor_path = dir.path().join("floor-normal.db");
+        let pair_path = dir.path().join("floor-pair.db");
         Fixture {
             failsafe_closed: failsafe_breaker(),
             failsafe_open,
-            ours_normal: ours(&dir.path().join("ours-normal.db"), Synchronous::Normal),
+            ours_normal: ours(&shared, Synchronous::Normal),
+            ours_peer: ProductionCircuitBreaker::open(&shared, config(Synchronous::Normal))
+                .expect("peer breaker"),
+            peer_turn: false,
             ours_full: ours(&dir.path().join("ours-full.db"), Synchronous::Full),
-            floor_normal: BareUpdate::new(&dir.path().join("floor-normal.db"), Synchronous::Normal),
+            floor_normal: BareUpdate::new(&floor_path, Synchronous::Normal),
+            floor_pair: (
+                BareUpdate::new(&pair_path, Synchronous::Normal),
+                BareUpdate::connect(&pair_path, Synchronous::Normal),
+            ),
+            floor_turn: false,
             floor_full: BareUpdate::new(&dir.path().join("floor-full.db"), Synchronous::Full),
             _dir: dir,
         }
@@ -189,6 +231,12 @@ fn criterion_groups(c: &mut Criterion, f: &mut Fixture) {
     g.bench_function("bare_update_normal", |b| b.iter(|| f.floor_normal.update()));
     g.bench_function("ours_failure_normal", |b| {
         b.iter(|| failing_call(&f.ours_normal))
+    });
+    g.bench_function("bare_update_normal_two_writers", |b| {
+        b.iter(|| bare_two_writers(&mut f.floor_pair, &mut f.floor_turn))
+    });
+    g.bench_function("ours_failure_normal_two_writers", |b| {
+        b.iter(|| two_writers(&f.ours_normal, &f.ours_peer, &mut f.peer_turn))
     });
     g.bench_function("bare_update_full", |b| b.iter(|| f.floor_full.update()));
     g.bench_function("ours_failure_full", |b| {
@@ -291,12 +339,16 @@ fn summary(f: &mut Fixture, reps: usize) {
         failsafe_closed,
         failsafe_open,
         ours_normal,
+        ours_peer,
+        peer_turn,
         ours_full,
         floor_normal,
+        floor_pair,
+        floor_turn,
         floor_full,
         ..
     } = f;
-    let (ours_normal, ours_full) = (&*ours_normal, &*ours_full);
+    let (ours_normal, ours_peer, ours_full) = (&*ours_normal, &*ours_peer, &*ours_full);
     let mut cases = vec![
         Case::new(200_000, bare_closure),
         Case::new(200_000, || failsafe_ok(failsafe_closed)),
@@ -307,19 +359,25 @@ fn summary(f: &mut Fixture, reps: usize) {
         Case::new(2_000, || failing_call(ours_normal)),
         Case::new(60, || floor_full.update()),
         Case::new(60, || failing_call(ours_full)),
+        Case::new(2_000, || bare_two_writers(floor_pair, floor_turn)),
+        Case::new(2_000, || two_writers(ours_normal, ours_peer, peer_turn)),
     ];
     for case in &mut cases {
         case.time(); // warm-up, not kept
         case.means.clear();
     }
-    for _ in 0..reps {
-        for case in &mut cases {
-            case.time();
+    // Every other repetition runs the cases backwards, so that no case always follows the
+    // same one (a FULL commit's fsync also pays for the writeback the NORMAL cases left).
+    for rep in 0..reps {
+        if rep % 2 == 0 {
+            cases.iter_mut().for_each(Case::time);
+        } else {
+            cases.iter_mut().rev().for_each(Case::time);
         }
     }
     let m: Vec<f64> = cases.iter().map(Case::median).collect();
-    let (bare, fs_ok, fs_rej, healthy, rejected, upd_n, fail_n, upd_f, fail_f) =
-        (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8]);
+    let (bare, fs_ok, fs_rej, healthy, rejected) = (m[0], m[1], m[2], m[3], m[4]);
+    let (upd_n, fail_n, upd_f, fail_f, upd_2w, fail_2w) = (m[5], m[6], m[7], m[8], m[9], m[10]);
 
     println!();
     println!("Call path summary: median of {reps} interleaved batches (mean per call in a batch)");
@@ -374,6 +432,19 @@ fn summary(f: &mut Fixture, reps: usize) {
             "{:.2}x bare UPDATE (target ≤ 1.3x: {})",
             fail_n / upd_n,
             verdict(fail_n / upd_n <= 1.3)
+        ),
+    );
+    row(
+        "bare UPDATE, 2 writers",
+        upd_2w,
+        "floor: two connections in turn (NORMAL)".to_owned(),
+    );
+    row(
+        "ours, failure, 2 writers",
+        fail_2w,
+        format!(
+            "{:.2}x its floor (two breakers in turn; each call follows the other's commit)",
+            fail_2w / upd_2w
         ),
     );
     row(
@@ -444,5 +515,5 @@ fn main() {
         criterion_groups(&mut c, &mut fixture);
         c.final_summary();
     }
-    summary(&mut fixture, 9);
+    summary(&mut fixture, 15);
 }

@@ -5,9 +5,11 @@
 #      file; the target is a median within 1.5 times sqlite3's.
 #   2. `breakerctl --db F10k status-all --json` over 10,000 breakers; the target is under 100 ms.
 #
-# Usage: scripts/bench-cli.sh [RUNS]        (needs hyperfine and sqlite3 on PATH)
-# Env:   BREAKERCTL=path/to/breakerctl      (default: target/release/breakerctl, built if missing)
-#        BENCH_OUT=folder                   (keep the databases and hyperfine's JSON/markdown there)
+# Usage: scripts/bench-cli.sh [RUNS]   runs of each command of the pair (default 300); needs
+#                                      hyperfine and sqlite3 on PATH; exits 1 if a target is missed
+# Env:   BREAKERCTL=path/to/breakerctl (default: `cargo build --release`, then target/release/)
+#        ROUNDS=N                      (rounds the pair's runs are split into, default 6)
+#        BENCH_OUT=folder              (keep the databases and hyperfine's JSON exports there)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -31,7 +33,7 @@ else
 fi
 SMALL=$OUT/small.db
 BIG=$OUT/10k.db
-rm -f "$SMALL" "$SMALL"-wal "$SMALL"-shm "$BIG" "$BIG"-wal "$BIG"-shm
+rm -f "$SMALL" "$SMALL"-wal "$SMALL"-shm "$BIG" "$BIG"-wal "$BIG"-shm "$OUT"/pair-*.json
 
 # Real breaker databases: the schema comes from `breakerctl init`, the rows from sqlite3.
 now_ms=$(( $(date +%s) * 1000 ))
@@ -73,26 +75,48 @@ SQL
 rows=$("$BIN" --db "$BIG" status-all --json | grep -c '"bookmaker"')
 [[ $rows == 10000 ]] || { echo "bench-cli: expected 10000 breakers, got $rows" >&2; exit 1; }
 
-echo "== status $NAME vs sqlite3, $RUNS runs each"
-hyperfine -N --warmup 30 --runs "$RUNS" \
-    --export-json "$OUT/status.json" --export-markdown "$OUT/status.md" \
-    -n "breakerctl status $NAME" "$BIN --db $SMALL status $NAME" \
-    -n "sqlite3 select" "sqlite3 $SMALL \"select * from circuit_breaker_state where bookmaker='$NAME'\""
+cli_cmd="$BIN --db $SMALL status $NAME"
+raw_cmd="sqlite3 $SMALL \"select * from circuit_breaker_state where bookmaker='$NAME'\""
+big_cmd="$BIN --db $BIG status-all --json"
 
-echo "== status-all --json over 10,000 breakers, $(( RUNS / 3 )) runs"
-hyperfine -N --warmup 5 --runs $(( RUNS / 3 )) \
-    --export-json "$OUT/status-all.json" --export-markdown "$OUT/status-all.md" \
-    -n "breakerctl status-all --json (10k)" "$BIN --db $BIG status-all --json"
+# The pairs are measured in ROUNDS rounds that alternate which command goes first, and the
+# medians are taken over every run of every round, so that a change in background load
+# during the measurement weighs on both commands alike.
+ROUNDS=${ROUNDS:-6}
+per_round=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+echo "== status $NAME vs sqlite3: $ROUNDS rounds of $per_round runs each"
+for r in $(seq "$ROUNDS"); do
+    if (( r % 2 )); then
+        hyperfine -N --style none --warmup 10 --runs "$per_round" --export-json "$OUT/pair-$r.json" \
+            -n "breakerctl status $NAME" "$cli_cmd" -n "sqlite3 select" "$raw_cmd"
+    else
+        hyperfine -N --style none --warmup 10 --runs "$per_round" --export-json "$OUT/pair-$r.json" \
+            -n "sqlite3 select" "$raw_cmd" -n "breakerctl status $NAME" "$cli_cmd"
+    fi
+done
+echo "== status-all --json over 10,000 breakers"
+hyperfine -N --warmup 5 --runs $(( RUNS / 3 > 10 ? RUNS / 3 : 10 )) \
+    --export-json "$OUT/status-all.json" -n "breakerctl status-all --json (10k)" "$big_cmd"
 
-# Medians in milliseconds, read from hyperfine's JSON with sqlite3's own JSON functions.
-median() { # file index
-    sqlite3 :memory: "select printf('%.2f', json_extract(readfile('$1'), '\$.results[$2].median') * 1000)"
+# Medians in milliseconds over every run of the named command in the given JSON exports,
+# computed with sqlite3's own JSON functions.
+median() { # name file...
+    local name=$1 sources="" f
+    shift
+    for f in "$@"; do
+        sources+="${sources:+ UNION ALL }SELECT t.value AS v FROM json_each(readfile('$f'), '\$.results') AS r, json_each(r.value, '\$.times') AS t WHERE json_extract(r.value, '\$.command') = '$name'"
+    done
+    sqlite3 :memory: "WITH s AS ($sources) SELECT printf('%.2f', avg(v) * 1000) FROM (SELECT v FROM s ORDER BY v LIMIT 2 - (SELECT count(*) FROM s) % 2 OFFSET ((SELECT count(*) FROM s) - 1) / 2)"
 }
-cli=$(median "$OUT/status.json" 0)
-raw=$(median "$OUT/status.json" 1)
-big=$(median "$OUT/status-all.json" 0)
+cli=$(median "breakerctl status $NAME" "$OUT"/pair-*.json)
+raw=$(median "sqlite3 select" "$OUT"/pair-*.json)
+big=$(median "breakerctl status-all --json (10k)" "$OUT/status-all.json")
 ratio=$(sqlite3 :memory: "select printf('%.2f', $cli / $raw)")
 echo
+echo "commands:"
+echo "  $cli_cmd"
+echo "  $raw_cmd"
+echo "  $big_cmd"
 echo "status $NAME median:          $cli ms"
 echo "sqlite3 select median:        $raw ms"
 echo "ratio:                        $ratio (target <= 1.5)"

@@ -2,14 +2,19 @@
 //! `storage.rs`, with the healthy path kept in memory.
 //!
 //! Where each write happens, and why:
-//! - A healthy call reads the breaker from an in-process cache, validated on every call by
-//!   `PRAGMA data_version` (which changes when any other connection commits), so a trip made by
-//!   another process is seen by the very next call. Its latency and any rejection counts go to
-//!   an in-memory batch that a background thread writes about once a second (and on `flush` and
-//!   drop).
+//! - A healthy call reads the breaker from an in-process cache, validated on every call
+//!   against the WAL index header in shared memory (which every commit of every process
+//!   rewrites; read lock-free, as SQLite itself does, with no system call), or by `PRAGMA
+//!   data_version` where there is no shared WAL index; so a trip made by another process is
+//!   seen by the very next call. Its latency and any rejection counts go to an in-memory batch
+//!   that a background thread writes about once a second (and on `flush` and drop).
 //! - A failure, a trip, a probe claim or result, and every operator action is written before
-//!   the call returns, in one `BEGIN IMMEDIATE` transaction that re-reads the row, so no update
-//!   made by another process is lost and an audit row commits with its state change.
+//!   the call returns. A failure that trips nothing, on a row in the cache, is one guarded
+//!   UPDATE that applies only if the failure count, last failure time and tripped flag are
+//!   still the cached ones (else the general way follows). Everything else is one
+//!   `BEGIN IMMEDIATE` transaction that re-reads the row (unless nothing at all was committed
+//!   since the cache was exact), so no update made by another process is lost and an audit
+//!   row commits with its state change.
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BreakerConfig, Synchronous};
@@ -252,10 +257,10 @@ struct Inner {
 /// The connection, the cache it validates, and results not yet written.
 struct Db {
     store: Store,
-    /// `PRAGMA data_version` when the cache was last known good.
+    /// `PRAGMA data_version` when the cache was last known good (without a shared wal-index).
     version: Option<i64>,
-    /// The wal-index header when `version` was last confirmed: while it stays the same,
-    /// nothing at all has been committed since, and the cache needs no `data_version` query.
+    /// The wal-index header at which the cache is exact: while the header stays the same,
+    /// nothing at all has been committed since, and the cache needs no query.
     header: Option<WalHeader>,
     /// Rows as last read or written by this process; `None` = no such row.
     cache: HashMap<String, Option<BreakerRow>>,
@@ -265,14 +270,21 @@ struct Db {
 impl Db {
     /// Drops the cache when another connection has committed since it was filled.
     ///
-    /// The wal-index header is read first, lock-free: when it is what it was at the last
-    /// check, no connection of any process has committed since, so the cache is valid without
-    /// asking SQLite. Otherwise (a commit, ours or another's, or no header to read) `PRAGMA
-    /// data_version` decides as before, and the header read *before* it is remembered, so a
-    /// commit landing between the two reads still changes the header seen next time.
+    /// In WAL mode the wal-index header is read, lock-free and without a system call: when it
+    /// is what it was when the cache was last known exact, no connection of any process has
+    /// committed since, and the cache is valid. When it is not, the cache is dropped and the
+    /// header read *before* any row is read again is remembered, so a commit landing after it
+    /// changes the header seen next time. Our own commits do not drop it: each write adopts
+    /// the header after it when its commit was provably the only one (`adopt_own_commit`).
+    /// Without a shared wal-index, `PRAGMA data_version` decides (it changes only when another
+    /// connection commits).
     fn refresh(&mut self) -> Result<()> {
         let header = self.store.wal_header();
-        if header.is_some() && header == self.header && self.cache.len() <= MAX_CACHED {
+        if header.is_some() {
+            if header != self.header || self.cache.len() > MAX_CACHED {
+                self.cache.clear();
+                self.header = header;
+            }
             return Ok(());
         }
         let version = self.store.data_version()?;
@@ -327,21 +339,26 @@ impl Db {
         }
         let batch = self.pending.to_batch();
         self.store.flush(&batch, now, busy)?;
-        // The batch changed these rows (average latency, last success) behind the cache.
+        // The batch changed these rows (average latency, last success) behind the cache;
+        // the rest of it is still exact.
         for bookmaker in self.pending.latencies.keys() {
             self.cache.remove(bookmaker);
         }
+        self.adopt_own_commit();
         self.pending = Pending::default();
         Ok(())
     }
 }
+
+/// Counts by reason, for one bookmaker and operation.
+type ReasonCounts = Vec<(&'static str, u64)>;
 
 #[derive(Default)]
 struct Pending {
     latencies: HashMap<String, (LatencyBatch, i64)>,
     /// bookmaker -> operation -> (reason, count); a call counts under one or two reasons, so
     /// a short list is cheaper than a third hash map.
-    counters: HashMap<String, HashMap<String, Vec<(&'static str, u64)>>>,
+    counters: HashMap<String, HashMap<String, ReasonCounts>>,
 }
 
 impl Pending {

@@ -5,7 +5,6 @@ mod breaker_common;
 
 use breaker_common::*;
 use breakerctl::clock::ManualClock;
-use breakerctl::exposition::{BreakerSample, CounterSample};
 use breakerctl::load::FixedLoad;
 use breakerctl::metrics::RecordingMetrics;
 use breakerctl::storage::{AuditFilter, SCHEMA_VERSION};
@@ -450,7 +449,7 @@ fn seed_12_2_5_1_status_retrieval() {
 
 // seed 12.3.1.1.0: after a trip the metrics text contains
 // `circuit_breaker_tripped{bookmaker="draftkings"} 1`. The HTTP route is covered by
-// tests/serve_http.rs; here the text is rendered from status_all() and counters().
+// tests/serve_http.rs; here the text is rendered from the database, as `metrics` does.
 #[test]
 fn seed_12_3_1_1_metrics_exposure() {
     let (_db, _clock, _metrics, cb) = setup();
@@ -458,32 +457,7 @@ fn seed_12_3_1_1_metrics_exposure() {
         .expect("failure");
     cb.trip("draftkings", "Test trip", "tester").expect("trip");
     let _ = cb.call_api("draftkings", &ctx("test", 1.0), || Ok::<_, String>(()));
-    let breakers: Vec<BreakerSample> = cb
-        .status_all()
-        .expect("status_all")
-        .into_iter()
-        .map(|s| BreakerSample {
-            bookmaker: s.bookmaker,
-            state: s.state.as_str(),
-            tripped: s.tripped,
-            failures: s.failures,
-            trip_count: s.trip_count,
-            avg_latency_ms: s.avg_latency,
-            probe_in_flight: s.probe_in_flight,
-        })
-        .collect();
-    let counters: Vec<CounterSample> = cb
-        .counters()
-        .expect("counters")
-        .into_iter()
-        .map(|c| CounterSample {
-            bookmaker: c.bookmaker,
-            operation: c.operation,
-            reason: c.reason,
-            count: c.count,
-        })
-        .collect();
-    let text = breakerctl::exposition::render(&breakers, &counters);
+    let text = breakerctl::exposition::render_database(&cb).expect("render");
     let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines.contains(&r#"circuit_breaker_tripped{bookmaker="draftkings"} 1"#),

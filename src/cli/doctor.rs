@@ -13,7 +13,7 @@ use crate::breaker::ProductionCircuitBreaker;
 use crate::machine::{self, BreakerRow};
 use crate::storage::SCHEMA_VERSION;
 use anyhow::Result;
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Cell, Color};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
@@ -446,20 +446,7 @@ fn future_in_audit(breaker: &ProductionCircuitBreaker, now: i64) -> Vec<FutureTi
 
 /// The report as a table: one line per check.
 pub fn render(report: &DoctorReport, style: &Style) -> String {
-    let mut table = Table::new();
-    if style.terminal {
-        table
-            .load_style(presets::UTF8_HORIZONTAL_ONLY)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        table.load_style(presets::NOTHING);
-    }
-    if style.color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
-    table.set_header(["CHECK", "STATUS", "DETAIL"].map(Cell::new));
+    let mut table = super::output::new_table(style, &["CHECK", "STATUS", "DETAIL"]);
     for c in &report.checks {
         let mut status = Cell::new(if c.ok { "ok" } else { "PROBLEM" });
         if style.color {

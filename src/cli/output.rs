@@ -144,7 +144,8 @@ const TERMINAL_TABLE: comfy_table::TableStyle = comfy_table::TableStyle::new()
     .header_separator(comfy_table::LineStyle::none().fill('─').junction('─'))
     .bottom_border(comfy_table::LineStyle::none().fill('─').junction('─'));
 
-fn new_table(style: &Style, header: &[&str]) -> Table {
+/// A table in the project's one style: ruled on a terminal, plain aligned columns otherwise.
+pub fn new_table(style: &Style, header: &[&str]) -> Table {
     let mut table = Table::new();
     if style.terminal {
         table

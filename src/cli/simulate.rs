@@ -10,7 +10,7 @@ use crate::sim::scenario::{
     self, BookmakerReport, Latency, Progress, Report, Scenario, SimOptions,
 };
 use anyhow::Result;
-use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+use comfy_table::{Cell, CellAlignment, Color, Table};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -194,20 +194,7 @@ fn short_ms(ms: f64) -> String {
 }
 
 fn new_table(style: &Style, header: &[&str]) -> Table {
-    let mut table = Table::new();
-    if style.terminal {
-        table
-            .load_style(presets::UTF8_HORIZONTAL_ONLY)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        table.load_style(presets::NOTHING);
-    }
-    if style.color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
-    table.set_header(header.iter().map(|h| Cell::new(*h)));
+    let mut table = super::output::new_table(style, header);
     for i in 1..header.len() {
         if let Some(c) = table.column_mut(i) {
             c.set_cell_alignment(CellAlignment::Right);

@@ -271,3 +271,51 @@ fn a_held_write_lock_is_exit_5_after_the_busy_timeout_and_nothing_is_written() {
     assert_eq!(status["state"], "closed");
     assert_eq!(status["tripped"], false);
 }
+
+/// Makes a file immutable (even for root) while alive; `None` where `chattr` is unavailable.
+struct Immutable<'a>(&'a std::path::Path);
+
+impl<'a> Immutable<'a> {
+    fn set(path: &'a std::path::Path) -> Option<Immutable<'a>> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Immutable(path))
+    }
+}
+
+impl Drop for Immutable<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_read_only_database_refuses_writes_with_exit_6_and_can_still_be_read() {
+    let f = Fixture::with(&["fanduel"]);
+    let before = std::fs::read(&f.db).unwrap();
+    // Tests often run as root, which file modes do not stop; an immutable file stops everyone.
+    let Some(_guard) = Immutable::set(&f.db) else {
+        eprintln!("skipped: chattr +i is not available here");
+        return;
+    };
+    for args in [
+        &["trip", "fanduel", "--reason", "x"][..],
+        &["reset", "fanduel", "--force", "--reason", "x"],
+    ] {
+        let r = f.run(args);
+        r.code(6);
+        assert!(r.stderr.contains("read-only"), "{args:?}: {}", r.stderr);
+    }
+    let ls = f.run(&["status-all", "--json"]);
+    assert_eq!(crate::support::names(&ls.ok().json()), ["fanduel"]);
+    f.run(&["status", "fanduel"]).ok();
+    f.run(&["audit"]).ok();
+    assert_eq!(std::fs::read(&f.db).unwrap(), before);
+}
