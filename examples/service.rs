@@ -23,7 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "./data/circuit_breaker.db".to_owned());
     // Open once per process; the file is shared with every other process on the host.
-    let breaker = Arc::new(ProductionCircuitBreaker::open(&path, BreakerConfig::default())?);
+    let breaker = Arc::new(ProductionCircuitBreaker::open(
+        &path,
+        BreakerConfig::default(),
+    )?);
 
     let workers: Vec<_> = ["draftkings", "fanduel", "betmgm"]
         .into_iter()
@@ -42,7 +45,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         Err(e) => eprintln!("breaker storage problem: {e}"),
                     }
                 }
-                println!("{bookmaker}: {ok} ok, {failed} failed, {rejected} rejected by the breaker");
+                println!(
+                    "{bookmaker}: {ok} ok, {failed} failed, {rejected} rejected by the breaker"
+                );
             })
         })
         .collect();
