@@ -1024,10 +1024,7 @@ impl ProductionCircuitBreaker {
     fn preview(&self, row: &BreakerRow, now: i64, force: bool) -> ResetPreview {
         let rules = &self.inner.rules;
         let decision = machine::reset_decision(row, rules, now, force);
-        let since = match (row.last_failure_at, row.tripped_at) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        let since = machine::cooldown_since(row);
         let (allowed, remaining_ms) = match decision {
             machine::ResetDecision::Allowed => (true, 0),
             machine::ResetDecision::Denied { remaining_ms, .. } => (false, remaining_ms),

@@ -457,12 +457,16 @@ pub enum ResetDecision {
     },
 }
 
-pub fn reset_decision(row: &BreakerRow, rules: &Rules, now: i64, force: bool) -> ResetDecision {
-    let since = match (row.last_failure_at, row.tripped_at) {
+/// What the cooldown counts from: the later of the last failure and the trip.
+pub fn cooldown_since(row: &BreakerRow) -> Option<i64> {
+    match (row.last_failure_at, row.tripped_at) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
-    };
-    let Some(since) = since else {
+    }
+}
+
+pub fn reset_decision(row: &BreakerRow, rules: &Rules, now: i64, force: bool) -> ResetDecision {
+    let Some(since) = cooldown_since(row) else {
         return ResetDecision::Allowed;
     };
     // A timestamp in the future (clock skew) counts as "just now", never as long ago.

@@ -684,17 +684,21 @@ impl Store {
             .and_then(|mut s| s.execute([]))
             .map_err(err)?;
         drop(wtx);
-        // Every commit adds exactly one to the header's change counter (`iChange`), so one
-        // more than at BEGIN means ours was the only commit since.
-        self.own_commit = match (before, self.wal_header()) {
+        self.own_commit = self.own_commit_since(before);
+        Ok(value)
+    }
+
+    /// Our commit, when it was the only one since the header `before`: every commit adds
+    /// exactly one to the header's change counter (`iChange`).
+    fn own_commit_since(&self, before: Option<WalHeader>) -> Option<OwnCommit> {
+        match (before, self.wal_header()) {
             (Some(before), Some(after))
                 if after.change_counter() == before.change_counter().wrapping_add(1) =>
             {
                 Some(OwnCommit { before, after })
             }
             _ => None,
-        };
-        Ok(value)
+        }
     }
 
     /// Records a failure that trips nothing in one autocommit UPDATE, a statement as small as
@@ -736,15 +740,7 @@ impl Store {
         if changed != 1 {
             return Ok(false);
         }
-        // As after a write transaction: one more commit than before means ours alone.
-        self.own_commit = match (before, self.wal_header()) {
-            (Some(before), Some(after))
-                if after.change_counter() == before.change_counter().wrapping_add(1) =>
-            {
-                Some(OwnCommit { before, after })
-            }
-            _ => None,
-        };
+        self.own_commit = self.own_commit_since(before);
         Ok(true)
     }
 
@@ -916,7 +912,7 @@ fn may_write(path: &Path) -> bool {
 }
 
 /// `path` with `suffix` appended to its file name (`cb.db` -> `cb.db-wal`).
-fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
@@ -962,17 +958,20 @@ fn read_only_uri(path: &Path) -> PathBuf {
         }
     }
     uri.push_str("?mode=ro");
-    let in_wal_mode = std::fs::File::open(path)
-        .and_then(|mut f| {
-            use std::io::Read;
-            let mut header = [0u8; 20];
-            f.read_exact(&mut header).map(|()| header[18] == 2)
-        })
-        .unwrap_or(false);
-    if in_wal_mode && !sidecar(path, "-wal").exists() && !sidecar(path, "-shm").exists() {
+    if header_says_wal(path) && !sidecar(path, "-wal").exists() && !sidecar(path, "-shm").exists() {
         uri.push_str("&immutable=1");
     }
     PathBuf::from(uri)
+}
+
+/// Whether the file's SQLite header marks it as a WAL database (read and write versions 2),
+/// whatever journal mode an `immutable` read-only open reports.
+pub fn header_says_wal(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok_and(|()| header[18] == 2 && header[19] == 2)
 }
 
 fn migration_1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
@@ -1087,26 +1086,35 @@ fn load_row(conn: &Connection, bookmaker: &str) -> rusqlite::Result<Option<Break
     stmt.query_row([bookmaker], row_from_sql).optional()
 }
 
+/// A text column as another program may have left it: NULL stays `None`; numbers, blobs and
+/// invalid UTF-8 become text, so one odd row cannot hide every breaker from `status-all`.
+fn text(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<String>> {
+    use rusqlite::types::ValueRef;
+    Ok(match r.get_ref(i)? {
+        ValueRef::Null => None,
+        ValueRef::Text(b) | ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        ValueRef::Integer(n) => Some(n.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+    })
+}
+
 fn row_from_sql(r: &Row<'_>) -> rusqlite::Result<BreakerRow> {
     Ok(BreakerRow {
-        bookmaker: r.get(0)?,
+        bookmaker: text(r, 0)?.unwrap_or_default(),
         failure_count: r.get::<_, Option<f64>>(1)?.unwrap_or(0.0),
         last_failure_at: r.get(2)?,
         tripped: r.get::<_, Option<i64>>(3)?.unwrap_or(0) != 0,
         trip_count: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
-        last_error: r.get(5)?,
+        last_error: text(r, 5)?,
         avg_latency: r.get(6)?,
         last_reset_at: r.get(7)?,
-        last_reset_by: r.get(8)?,
-        last_reset_reason: r.get(9)?,
+        last_reset_by: text(r, 8)?,
+        last_reset_reason: text(r, 9)?,
         updated_at: r.get::<_, Option<i64>>(10)?.unwrap_or(0),
         tripped_at: r.get(11)?,
-        trip_kind: r
-            .get::<_, Option<String>>(12)?
-            .as_deref()
-            .and_then(TripKind::parse),
+        trip_kind: text(r, 12)?.as_deref().and_then(TripKind::parse),
         probe_lease_until: r.get(13)?,
-        probe_owner: r.get(14)?,
+        probe_owner: text(r, 14)?,
         last_success_at: r.get(15)?,
     })
 }
@@ -1114,17 +1122,17 @@ fn row_from_sql(r: &Row<'_>) -> rusqlite::Result<BreakerRow> {
 fn audit_from_sql(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     Ok(AuditRecord {
         id: r.get(0)?,
-        bookmaker: r.get(1)?,
-        action: r.get(2)?,
-        reason: r.get(3)?,
-        user: r.get(4)?,
+        bookmaker: text(r, 1)?,
+        action: text(r, 2)?,
+        reason: text(r, 3)?,
+        user: text(r, 4)?,
         timestamp: r.get(5)?,
         forced: r.get::<_, Option<i64>>(6)?.unwrap_or(0) != 0,
-        state_before: r.get(7)?,
-        state_after: r.get(8)?,
+        state_before: text(r, 7)?,
+        state_after: text(r, 8)?,
         failure_count: r.get(9)?,
-        operation: r.get(10)?,
-        host: r.get(11)?,
+        operation: text(r, 10)?,
+        host: text(r, 11)?,
         pid: r.get(12)?,
         prev_hash: r.get(13)?,
         hash: r.get(14)?,
@@ -1231,8 +1239,17 @@ impl WriteTx<'_> {
             .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .map_err(|e| self.err(e))?
             .unwrap_or((0, String::new()));
+        // Ids come from the file: a row at the largest id (written by hand or by another
+        // program) leaves no id after it for the chain.
+        let id = last_id
+            .checked_add(1)
+            .ok_or_else(|| BreakerError::Corrupt {
+                detail: format!(
+                    "circuit_breaker_audit has a row with id {last_id}, so no row can follow it"
+                ),
+            })?;
         let mut record = AuditRecord {
-            id: last_id + 1,
+            id,
             bookmaker: Some(entry.bookmaker.to_owned()),
             action: Some(entry.action.to_owned()),
             reason: entry.reason.map(str::to_owned),

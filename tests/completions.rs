@@ -185,3 +185,18 @@ fn dynamic_registration_scripts_name_the_binary() {
         );
     }
 }
+
+/// Names read from the database are offered raw to the shell, so one that would display as
+/// something else (bidi override, zero-width or control characters) is never offered.
+#[test]
+fn dynamic_completion_offers_no_name_that_would_print_deceptively() {
+    let (_dir, db) = db_with(&[
+        "draftkings",
+        "dr\u{202e}sgnikt",
+        "dr\u{200b}aft",
+        "dr\x1b[2Jx",
+    ]);
+    let db = db.to_str().expect("utf-8 temp path");
+    let offered = dynamic("bash", &["breakerctl", "--db", db, "status", "dr"], None);
+    assert_eq!(offered, ["draftkings"]);
+}

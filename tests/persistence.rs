@@ -716,3 +716,40 @@ fn a_breaker_made_with_a_custom_config_reads_the_same_file() {
         3.0
     );
 }
+
+/// Rows another program wrote with odd types (a NULL name, invalid UTF-8 and numbers in text
+/// columns) are shown as best they can be; they never hide the other breakers.
+#[test]
+fn odd_rows_from_another_writer_do_not_hide_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cb.db");
+    let cb = ProductionCircuitBreaker::open(&path, BreakerConfig::default()).expect("open");
+    cb.record_failure("draftkings", "boom").expect("failure");
+    let raw = rusqlite::Connection::open(&path).expect("raw");
+    raw.execute_batch(
+        "INSERT INTO circuit_breaker_state (bookmaker, failure_count, tripped, last_error, updated_at)
+           VALUES (NULL, 1, 0, x'fffe41', 0);
+         INSERT INTO circuit_breaker_state (bookmaker, failure_count, tripped, last_error, trip_kind, updated_at)
+           VALUES ('fanduel', 2, 1, 42, 7, 0);",
+    )
+    .expect("odd rows");
+    drop(raw);
+    let all = cb
+        .status_all()
+        .expect("status_all must not fail on odd rows");
+    let names: Vec<&str> = all.iter().map(|s| s.bookmaker.as_str()).collect();
+    assert!(names.contains(&"draftkings"), "{names:?}");
+    assert!(names.contains(&"fanduel"), "{names:?}");
+    assert_eq!(all.len(), 3);
+    let fanduel = all
+        .iter()
+        .find(|s| s.bookmaker == "fanduel")
+        .expect("fanduel");
+    assert_eq!(fanduel.last_error.as_deref(), Some("42"));
+    assert_eq!(fanduel.state, breakerctl::BreakerState::ForcedOpen);
+    let odd = all
+        .iter()
+        .find(|s| s.bookmaker.is_empty())
+        .expect("the NULL-named row");
+    assert_eq!(odd.last_error.as_deref(), Some("\u{fffd}\u{fffd}A"));
+}

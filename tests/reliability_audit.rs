@@ -502,3 +502,26 @@ fn doctor_exits_6_on_a_corrupt_or_missing_database() {
         .says(&["no breaker database"]);
     assert!(!missing.exists());
 }
+
+/// A row inserted by hand at the largest id leaves no id for the next one: an operator's
+/// trip is refused with a clear error (exit 6) instead of a panic or a wrapped id, and its
+/// state change is not written without its audit row.
+#[test]
+fn an_audit_row_at_the_largest_id_refuses_the_next_append_cleanly() {
+    let s = tampered(&format!(
+        "INSERT INTO circuit_breaker_audit (id, bookmaker, action) VALUES ({}, 'x', 'TRIP')",
+        i64::MAX
+    ));
+    let r = ctl(&s.db, &["trip", "beta", "--reason", "again"]);
+    r.code(6);
+    assert!(r.stderr.contains("circuit_breaker_audit"), "{}", r.stderr);
+    let tripped: i64 = Connection::open(&s.db)
+        .expect("open")
+        .query_row(
+            "SELECT tripped FROM circuit_breaker_state WHERE bookmaker = 'beta'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("beta");
+    assert_eq!(tripped, 0, "no state change without its audit row");
+}

@@ -219,6 +219,8 @@ fn status_all(
         }
         Ok(output::status_table(&rows, breaker.now_ms(), style) + "\n")
     };
+    // A zero interval would reread the database in a tight loop.
+    let watch = watch.map(|w| w.max(Duration::from_millis(100)));
     let Some(interval) = watch else {
         inv.out.write_all(render(&breaker)?.as_bytes())?;
         return Ok(ExitCode::Ok);
@@ -299,7 +301,7 @@ fn check_new_name(name: &str) -> Result<()> {
     crate::breaker::validate_name(name)?;
     // Anything `escape` would rewrite (C0/C1 controls, bidi overrides, zero-width characters)
     // could not be typed back, or would make the name display as another.
-    if escape(name) != name || name != name.trim() {
+    if !output::is_printable(name) || name != name.trim() {
         return Err(CliError::usage(format!(
             "refusing to create breaker \"{}\": control, bidi or zero-width characters, or surrounding spaces",
             escape(name)
@@ -397,7 +399,8 @@ fn reset(
                 "reset of {} would be denied: cooldown {}s, {}s left; --force --reason TEXT would override",
                 escape(a.name),
                 preview.cooldown_ms / 1000,
-                (preview.remaining_ms + 999) / 1000
+                // Rounded up; a huge --cooldown saturates at i64::MAX milliseconds.
+                preview.remaining_ms.saturating_add(999) / 1000
             )?;
         }
         return Ok(if preview.allowed {

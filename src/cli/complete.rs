@@ -34,7 +34,7 @@ pub fn bookmaker_names(current: &OsStr) -> Vec<CompletionCandidate> {
     let prefix = current.to_string_lossy();
     names_in(&db_from_args())
         .into_iter()
-        .filter(|n| n.starts_with(prefix.as_ref()) && !n.chars().any(char::is_control))
+        .filter(|n| n.starts_with(prefix.as_ref()) && super::output::is_printable(n))
         .map(CompletionCandidate::new)
         .collect()
 }

@@ -11,7 +11,7 @@ use super::exit::ExitCode;
 use super::output::{self, Style, escape, relative, shorten};
 use crate::breaker::ProductionCircuitBreaker;
 use crate::machine::{self, BreakerRow};
-use crate::storage::SCHEMA_VERSION;
+use crate::storage::{SCHEMA_VERSION, header_says_wal, sidecar};
 use anyhow::Result;
 use comfy_table::{Cell, Color};
 use serde::Serialize;
@@ -342,18 +342,10 @@ fn list(items: impl Iterator<Item = String>) -> String {
     shown
 }
 
-fn header_says_wal(path: &Path) -> bool {
-    use std::io::Read;
-    let mut header = [0u8; 20];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut header))
-        .is_ok_and(|()| header[18] == 2 && header[19] == 2)
-}
-
 fn wal_size(path: &Path) -> Option<u64> {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
-    std::fs::metadata(name).ok().map(|m| m.len())
+    std::fs::metadata(sidecar(path, "-wal"))
+        .ok()
+        .map(|m| m.len())
 }
 
 fn expired_leases(rows: &[BreakerRow], now: i64) -> Vec<ExpiredLease> {

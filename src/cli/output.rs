@@ -54,10 +54,16 @@ fn is_dangerous(c: char) -> bool {
         | '\u{2066}'..='\u{2069}' | '\u{061c}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
 }
 
+/// Whether `s` can reach a terminal as it is: nothing in it that `escape` would rewrite.
+/// Names offered for completion must pass this (a candidate is printed, and typed back, raw).
+pub fn is_printable(s: &str) -> bool {
+    !s.chars().any(is_dangerous)
+}
+
 /// Untrusted text made safe to print: control characters become visible escapes (`\x1b`,
 /// `\n`, `\u{202e}`); everything else is unchanged.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_dangerous) {
+    if is_printable(s) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

@@ -642,3 +642,22 @@ fn metrics_prints_the_exposition() {
     assert!(r.stdout.contains("bravo"), "{}", r.stdout);
     assert!(r.stdout.contains("# TYPE"), "{}", r.stdout);
 }
+
+/// A huge --cooldown (saturated to i64::MAX ms) on a breaker tripped "just now" (here by a
+/// clock ahead of ours, which counts as now) must not overflow the rounding of the dry run.
+#[test]
+fn reset_dry_run_with_a_huge_cooldown_does_not_overflow() {
+    let f = Fixture::new();
+    f.library_at(now_ms() + 3_600_000)
+        .trip("fanduel", "maintenance", "tester")
+        .expect("trip");
+    let r = f.run(&[
+        "--cooldown",
+        "300000000years",
+        "reset",
+        "fanduel",
+        "--dry-run",
+    ]);
+    r.code(3);
+    assert!(r.stdout.contains("would be denied"), "{}", r.stdout);
+}

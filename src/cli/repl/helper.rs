@@ -101,7 +101,9 @@ impl ReplHelper {
                     if is_bookmaker_arg(arg) {
                         let db = place.db.clone().unwrap_or_else(|| self.db.clone());
                         for name in names_in(&db) {
-                            if !name.chars().any(char::is_control) {
+                            // Shown raw in the list and as a hint: no control, bidi or
+                            // zero-width characters.
+                            if super::super::output::is_printable(&name) {
                                 push(&name, name.clone());
                             }
                         }
@@ -579,6 +581,26 @@ mod tests {
         assert_eq!(hint("trip pinnacle --reason ").as_deref(), Some("<TEXT>"));
         assert_eq!(hint("status-all --wat").as_deref(), Some("ch"));
         assert_eq!(hint("status-all "), None);
+    }
+
+    /// Names come from the database: one with bidi, zero-width or control characters is
+    /// neither listed nor hinted (both reach the terminal raw).
+    #[test]
+    fn completes_only_printable_names_from_the_database() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("cb.db");
+        let cb = crate::ProductionCircuitBreaker::open(&db, crate::BreakerConfig::default())
+            .expect("open");
+        for name in ["pinnacle", "pi\u{202e}nnacle", "pi\u{200b}x", "pi\x1b[2J"] {
+            cb.record_failure(name, "boom").expect("failure");
+        }
+        drop(cb);
+        let h = ReplHelper::new(db, false);
+        assert_eq!(complete(&h, "status pi"), ["pinnacle "]);
+        let hist = rustyline::history::MemHistory::new();
+        let ctx = Context::new(&hist);
+        let hint = h.hint("status pi", 9, &ctx).map(|x| x.display);
+        assert_eq!(hint.as_deref(), Some("nnacle"));
     }
 
     #[test]
