@@ -787,14 +787,10 @@ impl ProductionCircuitBreaker {
         }
         // Failures to clear, or a probe's verdict: write now. Latencies still waiting in memory
         // for this bookmaker came first, so they are folded in before this one.
-        let mut batch = db
-            .pending
-            .latencies
-            .remove(bookmaker)
-            .map(|(b, _)| b)
-            .unwrap_or_default();
+        let waiting = db.pending.latencies.remove(bookmaker);
+        let mut batch = waiting.map(|(b, _)| b).unwrap_or_default();
         batch.add(latency_ms, inner.rules.latency_smoothing);
-        let closed = self.write(&mut db, None, |tx| {
+        let written = self.write(&mut db, None, |tx| {
             let row = tx.load(bookmaker)?;
             let mut closed = false;
             let mut next = match row {
@@ -811,7 +807,17 @@ impl ProductionCircuitBreaker {
             next.avg_latency = Some(batch.apply(row.as_ref().and_then(|r| r.avg_latency)));
             tx.save(&next)?;
             Ok((closed, Some(next)))
-        })?;
+        });
+        let closed = match written {
+            Ok(closed) => closed,
+            Err(e) => {
+                // Nothing was written: the latencies that were waiting go back to wait.
+                if let Some(waiting) = waiting {
+                    db.pending.latencies.insert(bookmaker.to_owned(), waiting);
+                }
+                return Err(e);
+            }
+        };
         drop(db);
         if closed {
             inner

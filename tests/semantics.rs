@@ -796,3 +796,38 @@ fn invalid_names_are_refused_without_writing() {
     }
     assert!(cb.status_all().unwrap().is_empty());
 }
+
+/// The breaker is shared between threads: `Send + Sync`, checked at compile time, and used
+/// from several threads at once through one `Arc` without losing a failure.
+#[test]
+fn the_breaker_is_send_and_sync_and_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<breakerctl::ProductionCircuitBreaker>();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = breakerctl::BreakerConfig {
+        failure_threshold: 1e9,
+        failure_window: std::time::Duration::from_secs(3600),
+        ..breakerctl::BreakerConfig::default()
+    };
+    let breaker = std::sync::Arc::new(
+        breakerctl::ProductionCircuitBreaker::open(dir.path().join("cb.db"), config).expect("open"),
+    );
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let b = std::sync::Arc::clone(&breaker);
+            std::thread::spawn(move || {
+                let ctx = breakerctl::CallContext::new("test", 1.0);
+                for _ in 0..25 {
+                    let r = b.call_api("shared", &ctx, || Err::<(), _>("HTTP 500".to_owned()));
+                    assert!(matches!(r, Err(breakerctl::CallError::Upstream(_))));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let status = breaker.get_status("shared").expect("status").expect("row");
+    assert_eq!(status.failures, 100.0);
+}
