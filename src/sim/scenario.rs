@@ -31,7 +31,9 @@ use crate::load::SettableLoad;
 use crate::machine::{BreakerState, fmt_count};
 use crate::sim::client::{HttpClient, UpstreamError};
 use crate::sim::service::{DARK_POOL, DEEP_PROBE, MICRO_BET, MarketProbeService};
-use crate::sim::upstream::{LatencyDist, Profile, ReceivedRequest, SimBookmaker, Window};
+use crate::sim::upstream::{
+    LatencyDist, Profile, ReceivedRequest, SimBookmaker, SplitMix64, Window,
+};
 use crate::storage::AuditFilter;
 use serde::Serialize;
 use std::path::Path;
@@ -606,30 +608,23 @@ impl Live {
     }
 }
 
-/// SplitMix64: the callers' seeded choices.
-struct Rng(u64);
+/// The callers' seeded choices: the same generator as the simulated bookmakers', on its own
+/// stream.
+struct Rng(SplitMix64);
 
 impl Rng {
     fn new(seed: u64, stream: u64) -> Rng {
-        let mut r = Rng(seed ^ stream.wrapping_mul(0xA24B_AED4_963E_E407));
+        let mut r = SplitMix64(seed ^ stream.wrapping_mul(0xA24B_AED4_963E_E407));
         r.next_u64();
-        r
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Rng(r)
     }
 
     fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.next_f64()
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
+        (self.0.next_u64() % n.max(1) as u64) as usize
     }
 }
 

@@ -7,31 +7,12 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Settings from the environment that would change what the binary does or prints.
-const INHERITED: &[&str] = &[
-    "CIRCUIT_BREAKER_DB",
-    "BREAKERCTL_USER",
-    "SUDO_USER",
-    "USER",
-    "LOGNAME",
-    "NO_COLOR",
-    "CLICOLOR",
-    "CLICOLOR_FORCE",
-    "BREAKERCTL_COOLDOWN",
-    "BREAKERCTL_FAILURE_THRESHOLD",
-    "BREAKERCTL_RESET_TIMEOUT",
-    "COMPLETE",
-    "COLUMNS",
-];
+#[path = "../shared/clean_env.rs"]
+mod clean_env;
 
 /// The binary with a clean environment; audit rows are recorded as user `tester`.
 pub fn std_breakerctl() -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_breakerctl"));
-    for var in INHERITED {
-        cmd.env_remove(var);
-    }
-    cmd.env("BREAKERCTL_USER", "tester");
-    cmd
+    clean_env::clean_command(Path::new(env!("CARGO_BIN_EXE_breakerctl")), "tester")
 }
 
 /// As `std_breakerctl`, with assert_cmd's conveniences.

@@ -8,22 +8,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Settings from the environment that would change what the binary does or prints.
-const INHERITED: &[&str] = &[
-    "CIRCUIT_BREAKER_DB",
-    "BREAKERCTL_USER",
-    "SUDO_USER",
-    "USER",
-    "LOGNAME",
-    "NO_COLOR",
-    "CLICOLOR",
-    "CLICOLOR_FORCE",
-    "BREAKERCTL_COOLDOWN",
-    "BREAKERCTL_FAILURE_THRESHOLD",
-    "BREAKERCTL_RESET_TIMEOUT",
-    "COMPLETE",
-    "COLUMNS",
-];
+#[path = "../shared/clean_env.rs"]
+mod clean_env;
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_breakerctl"))
@@ -31,12 +17,7 @@ pub fn bin() -> PathBuf {
 
 /// `program` with a clean environment; audit rows are recorded as user `reliability`.
 pub fn clean(program: &Path) -> Command {
-    let mut cmd = Command::new(program);
-    for var in INHERITED {
-        cmd.env_remove(var);
-    }
-    cmd.env("BREAKERCTL_USER", "reliability");
-    cmd
+    clean_env::clean_command(program, "reliability")
 }
 
 /// The binary, `--db db`, then `args`.
