@@ -30,33 +30,17 @@ fn tampered(sql: &str) -> Scratch {
     s
 }
 
+/// Audit row `id` as the library reads it, from the file `conn` is open on.
 fn record(conn: &Connection, id: i64) -> AuditRecord {
-    conn.query_row(
-        "SELECT id, bookmaker, action, reason, user, timestamp, forced, state_before, state_after,
-                failure_count, operation, host, pid, prev_hash, hash
-         FROM circuit_breaker_audit WHERE id = ?1",
-        [id],
-        |r| {
-            Ok(AuditRecord {
-                id: r.get(0)?,
-                bookmaker: r.get(1)?,
-                action: r.get(2)?,
-                reason: r.get(3)?,
-                user: r.get(4)?,
-                timestamp: r.get(5)?,
-                forced: r.get::<_, i64>(6)? != 0,
-                state_before: r.get(7)?,
-                state_after: r.get(8)?,
-                failure_count: r.get(9)?,
-                operation: r.get(10)?,
-                host: r.get(11)?,
-                pid: r.get(12)?,
-                prev_hash: r.get(13)?,
-                hash: r.get(14)?,
-            })
-        },
-    )
-    .expect("audit row")
+    let path = conn.path().expect("a file-backed connection");
+    breakerctl::ProductionCircuitBreaker::builder()
+        .open_read_only(path)
+        .expect("open read-only")
+        .with_store(|store| store.audit_chain())
+        .expect("audit chain")
+        .into_iter()
+        .find(|r| r.id == id)
+        .expect("audit row")
 }
 
 /// Writes `r` as row `r.id` with a correct hash for its content and `r.prev_hash`.
