@@ -33,19 +33,26 @@ fn ctx() -> CallContext<'static> {
     CallContext::new("bench", 1.0)
 }
 
-fn config(sync: Synchronous) -> BreakerConfig {
+fn config() -> BreakerConfig {
     BreakerConfig {
         // The failing benchmark must never trip: every call then pays exactly one failure write.
         failure_threshold: 1e15,
         failure_window: Duration::from_secs(365 * 24 * 3600),
-        synchronous: sync,
         ..BreakerConfig::default()
     }
 }
 
+fn open(path: &Path, config: BreakerConfig, sync: Synchronous) -> ProductionCircuitBreaker {
+    ProductionCircuitBreaker::builder()
+        .config(config)
+        .synchronous(sync)
+        .open(path)
+        .expect("open breaker")
+}
+
 /// Our breaker on `path`, with one closed and one operator-tripped (forced open) breaker.
 fn ours(path: &Path, sync: Synchronous) -> ProductionCircuitBreaker {
-    let cb = ProductionCircuitBreaker::open(path, config(sync)).expect("open breaker");
+    let cb = open(path, config(), sync);
     cb.record_success(HEALTHY, Duration::from_millis(1))
         .expect("seed healthy");
     cb.record_failure(FAILING, "seed").expect("seed failing");
@@ -195,8 +202,7 @@ impl Fixture {
             failsafe_closed: failsafe_breaker(),
             failsafe_open,
             ours_normal: ours(&shared, Synchronous::Normal),
-            ours_peer: ProductionCircuitBreaker::open(&shared, config(Synchronous::Normal))
-                .expect("peer breaker"),
+            ours_peer: open(&shared, config(), Synchronous::Normal),
             peer_turn: false,
             ours_full: ours(&dir.path().join("ours-full.db"), Synchronous::Full),
             floor_normal: BareUpdate::new(&floor_path, Synchronous::Normal),
@@ -319,14 +325,14 @@ fn summary(f: &mut Fixture, reps: usize) {
     let quiet = {
         let cb = ours(&quiet_path, Synchronous::Normal);
         drop(cb);
-        ProductionCircuitBreaker::open(
+        open(
             &quiet_path,
             BreakerConfig {
                 flush_interval: Duration::from_secs(3600),
-                ..config(Synchronous::Normal)
+                ..config()
             },
+            Synchronous::Normal,
         )
-        .expect("quiet breaker")
     };
     healthy_call(&quiet);
     rejected_call(&quiet);

@@ -2,24 +2,6 @@
 
 use std::time::Duration;
 
-/// How strongly a commit is flushed to disk (SQLite `PRAGMA synchronous`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Synchronous {
-    /// WAL + NORMAL: a commit survives a crash of the process, not necessarily a power cut.
-    Normal,
-    /// FULL: every commit is fsynced; used for operator actions.
-    Full,
-}
-
-impl Synchronous {
-    pub(crate) fn pragma_value(self) -> &'static str {
-        match self {
-            Synchronous::Normal => "NORMAL",
-            Synchronous::Full => "FULL",
-        }
-    }
-}
-
 /// Every threshold of the breaker. `Default` gives the seed's values.
 #[derive(Debug, Clone)]
 pub struct BreakerConfig {
@@ -43,10 +25,8 @@ pub struct BreakerConfig {
     pub probe_lease: Duration,
     /// How late in-memory success latencies and counters may reach the database.
     pub flush_interval: Duration,
-    /// How long a write waits for another process's lock before failing.
+    /// How long a write waits for the store (another process's lock) before failing.
     pub busy_timeout: Duration,
-    /// Durability of the breaker's own writes.
-    pub synchronous: Synchronous,
     /// Calls in flight that count as 100% of the in-flight part of the system load.
     pub in_flight_capacity: usize,
     /// Weight of the newest sample in the average latency (exponential moving average).
@@ -67,7 +47,6 @@ impl Default for BreakerConfig {
             probe_lease: Duration::from_secs(30),
             flush_interval: Duration::from_secs(1),
             busy_timeout: Duration::from_secs(5),
-            synchronous: Synchronous::Normal,
             in_flight_capacity: 256,
             latency_smoothing: 0.1,
         }

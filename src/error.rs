@@ -59,8 +59,14 @@ pub enum BreakerError {
     #[error("invalid argument: {detail}")]
     InvalidArgument { detail: String },
 
-    #[error("database error: {0}")]
-    Sqlite(#[source] rusqlite::Error),
+    /// Any other error of the store, with the backend's own error as its source.
+    #[error("database error: {source}")]
+    Backend {
+        /// Which backend (`sqlite`, ...).
+        backend: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     #[error("I/O error on {}: {source}", path.display())]
     Io {
@@ -71,42 +77,15 @@ pub enum BreakerError {
 }
 
 impl BreakerError {
-    /// Wraps a SQLite error, turning the kinds an operator can act on into their own variants.
-    pub(crate) fn from_sqlite(
-        err: rusqlite::Error,
-        path: &std::path::Path,
-        busy: Duration,
-    ) -> Self {
-        use rusqlite::ErrorCode;
-        if let rusqlite::Error::SqliteFailure(ffi, ref msg) = err {
-            let detail = msg.clone().unwrap_or_else(|| ffi.to_string());
-            match ffi.code {
-                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-                    return BreakerError::Busy { waited: busy };
-                }
-                ErrorCode::NotADatabase => {
-                    return BreakerError::NotABreakerDatabase {
-                        path: path.to_owned(),
-                        detail: "the file is not a SQLite database".to_owned(),
-                    };
-                }
-                ErrorCode::DatabaseCorrupt => return BreakerError::Corrupt { detail },
-                ErrorCode::ReadOnly => {
-                    return BreakerError::ReadOnly {
-                        path: path.to_owned(),
-                        detail,
-                    };
-                }
-                ErrorCode::CannotOpen => {
-                    return BreakerError::Io {
-                        path: path.to_owned(),
-                        source: std::io::Error::other(detail),
-                    };
-                }
-                _ => {}
-            }
+    /// Wraps a backend's own error.
+    pub fn backend(
+        backend: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> BreakerError {
+        BreakerError::Backend {
+            backend,
+            source: Box::new(source),
         }
-        BreakerError::Sqlite(err)
     }
 }
 

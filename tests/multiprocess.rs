@@ -401,7 +401,7 @@ fn child_migrator() {
         .open_existing(env(DB))
         .and_then(|cb| {
             cb.record_failure(BK, &format!("failure from child {p}"))?;
-            Ok(cb.with_store(|s| s.user_version()))
+            Ok(cb.schema_version())
         });
     let report = match result {
         Ok(Ok(version)) => json!({ "user_version": version, "errors": [] }),
@@ -477,5 +477,5 @@ fn simultaneous_first_opens_of_a_seed_database_migrate_once() {
     let audit = cb.audit(&AuditFilter::default()).expect("audit");
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].user.as_deref(), Some("alice"));
-    assert_eq!(cb.with_store(|s| s.journal_mode().expect("mode")), "wal");
+    assert_eq!(cb.diagnostics().journal_mode.as_deref(), Some("wal"));
 }

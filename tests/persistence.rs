@@ -396,7 +396,7 @@ fn a_seed_database_opens_migrates_and_keeps_every_value() {
     let cb = ProductionCircuitBreaker::builder()
         .open_existing(&db.path)
         .expect("reopen");
-    assert_eq!(cb.with_store(|s| s.user_version().unwrap()), SCHEMA_VERSION);
+    assert_eq!(cb.schema_version().unwrap(), SCHEMA_VERSION);
     drop(cb);
     assert_eq!(seed_state_rows(&db.path), before);
 }

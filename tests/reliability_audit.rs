@@ -36,8 +36,9 @@ fn record(conn: &Connection, id: i64) -> AuditRecord {
     breakerctl::ProductionCircuitBreaker::builder()
         .open_read_only(path)
         .expect("open read-only")
-        .with_store(|store| store.audit_chain())
+        .audit_chain()
         .expect("audit chain")
+        .0
         .into_iter()
         .find(|r| r.id == id)
         .expect("audit row")

@@ -4,11 +4,13 @@
 use super::args::{AuditCommand, AuditQuery, Cli, Command, GlobalArgs, Shell};
 use super::exit::{CliError, ExitCode};
 use super::output::{self, Style, escape};
+use crate::breaker::BreakerBuilder;
 use crate::breaker::{BookmakerStatus, ProductionCircuitBreaker, ResetOptions};
-use crate::config::{BreakerConfig, Synchronous};
+use crate::config::BreakerConfig;
 use crate::error::BreakerError;
 use crate::machine::{AuditAction, BreakerState};
-use crate::storage::{AuditFilter, audit_hash};
+use crate::storage::AuditFilter;
+use crate::storage::Synchronous;
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 use std::io::Write;
@@ -36,16 +38,22 @@ pub fn breaker_config(g: &GlobalArgs) -> BreakerConfig {
         cooldown: g.cooldown,
         failure_threshold: g.failure_threshold,
         reset_timeout: g.reset_timeout,
-        // Operator writes survive a power cut.
-        synchronous: Synchronous::Full,
         ..BreakerConfig::default()
     }
+}
+
+/// A breaker builder for operator commands: the global flags' settings, and every write
+/// fsynced (operator writes survive a power cut).
+pub fn operator_builder(g: &GlobalArgs) -> BreakerBuilder {
+    ProductionCircuitBreaker::builder()
+        .config(breaker_config(g))
+        .synchronous(Synchronous::Full)
 }
 
 /// Opens an existing database for looking. A file the user may not write (or in a folder they
 /// may not write) is still opened, read-only.
 pub fn open_for_read(g: &GlobalArgs) -> Result<ProductionCircuitBreaker, BreakerError> {
-    let builder = || ProductionCircuitBreaker::builder().config(breaker_config(g));
+    let builder = || operator_builder(g);
     match builder().open_existing(&g.db) {
         Err(BreakerError::ReadOnly { .. }) | Err(BreakerError::Io { .. }) => {
             builder().open_read_only(&g.db)
@@ -56,9 +64,7 @@ pub fn open_for_read(g: &GlobalArgs) -> Result<ProductionCircuitBreaker, Breaker
 
 /// Opens an existing database for an operator's write; never creates one.
 pub fn open_for_write(g: &GlobalArgs) -> Result<ProductionCircuitBreaker, BreakerError> {
-    ProductionCircuitBreaker::builder()
-        .config(breaker_config(g))
-        .open_existing(&g.db)
+    operator_builder(g).open_existing(&g.db)
 }
 
 /// The user recorded in audit rows: --user, else BREAKERCTL_USER, SUDO_USER, USER, the login
@@ -514,90 +520,9 @@ fn audit(
     Ok(ExitCode::Ok)
 }
 
-/// The result of checking the audit hash chain.
-#[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChainReport {
-    pub rows: usize,
-    pub ok: bool,
-    pub first_broken_id: Option<i64>,
-    pub problem: Option<String>,
-    /// The hash of the newest row when the chain verifies: record it elsewhere (a ticket, a
-    /// log) to notice later a rewrite of the whole chain.
-    pub last_hash: Option<String>,
-}
-
-/// Walks the chain oldest first, then compares its end with the recorded head, so that an
-/// edited, deleted, inserted or reordered row, and deleted newest rows, are all caught.
-pub fn verify_chain(breaker: &ProductionCircuitBreaker) -> Result<ChainReport> {
-    let (rows, head) = breaker.with_store(|s| s.audit_chain_and_head())?;
-    let broken = |id: Option<i64>, problem: String| ChainReport {
-        rows: rows.len(),
-        ok: false,
-        first_broken_id: id,
-        problem: Some(problem),
-        last_hash: None,
-    };
-    let mut prev = String::new();
-    for row in &rows {
-        let problem = if row.hash.is_none() && row.prev_hash.is_none() {
-            Some("it has no hash (it was inserted by hand, or by a writer older than the chain)")
-        } else if row.prev_hash.as_deref() != Some(prev.as_str()) {
-            Some("it does not follow the row before it (a row was deleted, inserted or reordered)")
-        } else if row.hash.as_deref() != Some(audit_hash(&prev, row).as_str()) {
-            Some("its content does not match its hash (the row was edited)")
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return Ok(broken(Some(row.id), problem.to_owned()));
-        }
-        prev = row.hash.clone().unwrap_or_default();
-    }
-    let last_id = rows.last().map_or(0, |r| r.id);
-    let Some(head) = head else {
-        return Ok(broken(
-            None,
-            "the chain head (table circuit_breaker_audit_head) is missing: it was deleted"
-                .to_owned(),
-        ));
-    };
-    if head.last_id > last_id {
-        return Ok(broken(
-            Some(last_id + 1),
-            format!(
-                "the newest rows were deleted: the chain ends at row {last_id} but its head records row {}",
-                head.last_id
-            ),
-        ));
-    }
-    if head.last_id < last_id {
-        return Ok(broken(
-            Some(head.last_id + 1),
-            format!(
-                "rows after {} were added behind the breaker's back: the chain head records row {}",
-                head.last_id, head.last_id
-            ),
-        ));
-    }
-    if head.last_hash != prev {
-        return Ok(broken(
-            Some(last_id),
-            "the newest row is not the one recorded in the chain head (it was replaced)".to_owned(),
-        ));
-    }
-    Ok(ChainReport {
-        rows: rows.len(),
-        ok: true,
-        first_broken_id: None,
-        problem: None,
-        last_hash: Some(prev),
-    })
-}
-
 fn audit_verify(g: &GlobalArgs, style: &Style, inv: &mut Invocation<'_>) -> Result<ExitCode> {
     let breaker = open_for_read(g)?;
-    let report = verify_chain(&breaker)?;
+    let report = breaker.verify_audit_chain()?;
     if style.json() {
         output::write_json(inv.out, &report)?;
     } else if report.ok {
@@ -628,10 +553,8 @@ fn audit_verify(g: &GlobalArgs, style: &Style, inv: &mut Invocation<'_>) -> Resu
 
 fn init(g: &GlobalArgs, style: &Style, inv: &mut Invocation<'_>) -> Result<ExitCode> {
     let existed = file_has_content(&g.db);
-    let breaker = ProductionCircuitBreaker::builder()
-        .config(breaker_config(g))
-        .open(&g.db)?;
-    let version = breaker.with_store(|s| s.user_version())?;
+    let breaker = operator_builder(g).open(&g.db)?;
+    let version = breaker.schema_version()?;
     if style.json() {
         output::write_json(
             inv.out,
@@ -679,7 +602,7 @@ fn serve(
         },
         move || {
             open_for_read(&health_args)
-                .and_then(|b| b.with_store(|s| s.user_version()))
+                .and_then(|b| b.schema_version())
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         },

@@ -6,60 +6,19 @@
 //! `PRAGMA quick_check` finds corruption).
 
 use super::args::GlobalArgs;
-use super::commands::{ChainReport, Invocation, open_for_read, verify_chain};
+use super::commands::{Invocation, open_for_read};
 use super::exit::ExitCode;
-use super::output::{self, Style, escape, relative, shorten};
+use super::output::{self, Style, escape, relative};
 use crate::breaker::ProductionCircuitBreaker;
-use crate::machine::{self, BreakerRow};
-use crate::storage::{SCHEMA_VERSION, header_says_wal, sidecar};
+use crate::storage::checks::{
+    self, Check, ExpiredLease, FutureTimestamp, LongTrip, SKEW_TOLERANCE,
+};
+use crate::storage::{ChainReport, SCHEMA_VERSION};
 use anyhow::Result;
 use comfy_table::{Cell, Color};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
-
-/// A WAL larger than this means checkpoints are not keeping up (a reader that never ends).
-pub const WAL_WARN_BYTES: u64 = 64 * 1024 * 1024;
-/// Timestamps further ahead of this host's clock than this are reported as clock skew.
-pub const SKEW_TOLERANCE: Duration = Duration::from_secs(5);
-
-/// One check's verdict.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Check {
-    pub name: &'static str,
-    pub ok: bool,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExpiredLease {
-    pub bookmaker: String,
-    pub owner: Option<String>,
-    pub expired_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FutureTimestamp {
-    /// `circuit_breaker_state` or `circuit_breaker_audit`.
-    pub table: &'static str,
-    /// The bookmaker (state) or the row id (audit).
-    pub row: String,
-    pub column: &'static str,
-    pub value: i64,
-    pub ahead_ms: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LongTrip {
-    pub bookmaker: String,
-    pub state: String,
-    pub tripped_at: i64,
-    pub tripped_for_ms: i64,
-}
 
 /// Everything `doctor` found, as printed with `--json`.
 #[derive(Debug, Serialize)]
@@ -131,85 +90,27 @@ pub fn examine(
 ) -> DoctorReport {
     let now = breaker.now_ms();
     let window_ms = i64::try_from(alert_window.as_millis()).unwrap_or(i64::MAX);
-    let mut checks = Vec::new();
+    let read_only = breaker.is_read_only();
+    let backend = breaker.diagnostics();
+    let mut checks: Vec<Check> = backend.checks.clone();
     let mut check = |name: &'static str, ok: bool, detail: String| {
         checks.push(Check { name, ok, detail });
     };
+    let quick_check = backend.integrity.clone();
+    let journal_mode = backend.journal_mode.clone();
+    let schema_version = breaker.schema_version().ok();
+    let wal_bytes = backend.wal_bytes;
 
-    let read_only = breaker.with_store(|s| s.is_read_only());
-    let quick_check = match breaker.with_store(|s| s.quick_check()) {
-        Ok(rows) => rows,
-        Err(e) => vec![format!("could not run: {e}")],
-    };
-    let intact = quick_check == ["ok"];
-    check(
-        "integrity",
-        intact,
-        if intact {
-            "PRAGMA quick_check: ok".to_owned()
-        } else {
-            format!(
-                "PRAGMA quick_check: {}",
-                shorten(&quick_check.join("; "), 200)
-            )
-        },
-    );
-
-    let journal_mode = breaker.with_store(|s| s.journal_mode()).ok().map(|m| {
-        // A read-only open of a WAL file that nobody has open is `immutable` and reports
-        // "delete"; the file header says what the file really is.
-        if read_only && !m.eq_ignore_ascii_case("wal") && header_says_wal(path) {
-            "wal".to_owned()
-        } else {
-            m.to_ascii_lowercase()
-        }
-    });
-    match &journal_mode {
-        Some(m) if m == "wal" => check("journal mode", true, "wal".to_owned()),
-        Some(m) => check(
-            "journal mode",
-            false,
-            format!(
-                "{m}: readers and writers block each other; the next write by breakerctl or a service switches it to wal"
-            ),
-        ),
-        None => check("journal mode", false, "could not be read".to_owned()),
-    }
-
-    let schema_version = breaker.with_store(|s| s.user_version()).ok();
-    match schema_version {
-        Some(v) if v == SCHEMA_VERSION => check("schema version", true, v.to_string()),
-        Some(v) => check(
-            "schema version",
-            false,
-            format!("{v}; this build writes {SCHEMA_VERSION}"),
-        ),
-        None => check("schema version", false, "could not be read".to_owned()),
-    }
-
-    let wal_bytes = wal_size(path);
-    match wal_bytes {
-        Some(n) if n > WAL_WARN_BYTES => check(
-            "wal size",
-            false,
-            format!(
-                "{n} bytes (over {WAL_WARN_BYTES}): checkpoints are not keeping up; look for a reader that never finishes"
-            ),
-        ),
-        Some(n) => check("wal size", true, format!("{n} bytes")),
-        None => check(
-            "wal size",
-            true,
-            "no -wal file (nobody has the database open)".to_owned(),
-        ),
-    }
-
-    let rows = breaker.with_store(|s| s.load_all());
-    let (expired, long_trips, mut future) = match &rows {
+    let rows = breaker.rows();
+    let (expired, long_trips, future) = match &rows {
         Ok(rows) => (
-            expired_leases(rows, now),
-            long_trips(breaker, rows, now, window_ms),
-            future_in_state(rows, now),
+            checks::expired_leases(rows, now),
+            checks::long_trips(rows, breaker.rules(), now, window_ms),
+            checks::future_timestamps(
+                rows,
+                &breaker.audit_chain().map(|(a, _)| a).unwrap_or_default(),
+                now,
+            ),
         ),
         Err(_) => (Vec::new(), Vec::new(), Vec::new()),
     };
@@ -239,7 +140,6 @@ pub fn examine(
         },
     );
 
-    future.extend(future_in_audit(breaker, now));
     check(
         "clock skew",
         future.is_empty() && unread.is_none(),
@@ -287,7 +187,7 @@ pub fn examine(
             )
         },
     );
-    let audit_chain = match verify_chain(breaker) {
+    let audit_chain = match breaker.verify_audit_chain() {
         Ok(report) => {
             check(
                 "audit chain",
@@ -342,100 +242,6 @@ fn list(items: impl Iterator<Item = String>) -> String {
     shown
 }
 
-fn wal_size(path: &Path) -> Option<u64> {
-    std::fs::metadata(sidecar(path, "-wal"))
-        .ok()
-        .map(|m| m.len())
-}
-
-fn expired_leases(rows: &[BreakerRow], now: i64) -> Vec<ExpiredLease> {
-    rows.iter()
-        .filter(|r| r.tripped && r.probe_owner.is_some())
-        .filter_map(|r| {
-            r.probe_lease_until
-                .filter(|until| *until <= now)
-                .map(|until| ExpiredLease {
-                    bookmaker: r.bookmaker.clone(),
-                    owner: r.probe_owner.clone(),
-                    expired_at: until,
-                })
-        })
-        .collect()
-}
-
-fn long_trips(
-    breaker: &ProductionCircuitBreaker,
-    rows: &[BreakerRow],
-    now: i64,
-    window_ms: i64,
-) -> Vec<LongTrip> {
-    rows.iter()
-        .filter(|r| r.tripped)
-        .filter_map(|r| {
-            let at = r.trip_started_at()?;
-            let tripped_for_ms = now.saturating_sub(at);
-            (tripped_for_ms > window_ms).then(|| LongTrip {
-                bookmaker: r.bookmaker.clone(),
-                state: machine::state_of(r, breaker.rules(), now)
-                    .as_str()
-                    .to_owned(),
-                tripped_at: at,
-                tripped_for_ms,
-            })
-        })
-        .collect()
-}
-
-fn skew_limit(now: i64) -> i64 {
-    now.saturating_add(i64::try_from(SKEW_TOLERANCE.as_millis()).unwrap_or(0))
-}
-
-fn future_in_state(rows: &[BreakerRow], now: i64) -> Vec<FutureTimestamp> {
-    let limit = skew_limit(now);
-    let mut found = Vec::new();
-    for r in rows {
-        // probe_lease_until is in the future by design.
-        let columns = [
-            ("last_failure_at", r.last_failure_at),
-            ("tripped_at", r.tripped_at),
-            ("last_reset_at", r.last_reset_at),
-            ("last_success_at", r.last_success_at),
-            ("updated_at", Some(r.updated_at)),
-        ];
-        for (column, value) in columns {
-            if let Some(value) = value.filter(|v| *v > limit) {
-                found.push(FutureTimestamp {
-                    table: "circuit_breaker_state",
-                    row: r.bookmaker.clone(),
-                    column,
-                    value,
-                    ahead_ms: value.saturating_sub(now),
-                });
-            }
-        }
-    }
-    found
-}
-
-fn future_in_audit(breaker: &ProductionCircuitBreaker, now: i64) -> Vec<FutureTimestamp> {
-    let limit = skew_limit(now);
-    breaker
-        .with_store(|s| s.audit_chain())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|r| {
-            let value = r.timestamp.filter(|t| *t > limit)?;
-            Some(FutureTimestamp {
-                table: "circuit_breaker_audit",
-                row: r.id.to_string(),
-                column: "timestamp",
-                value,
-                ahead_ms: value.saturating_sub(now),
-            })
-        })
-        .collect()
-}
-
 /// The report as a table: one line per check.
 pub fn render(report: &DoctorReport, style: &Style) -> String {
     let mut table = super::output::new_table(style, &["CHECK", "STATUS", "DETAIL"]);
@@ -444,7 +250,11 @@ pub fn render(report: &DoctorReport, style: &Style) -> String {
         if style.color {
             status = status.fg(if c.ok { Color::Green } else { Color::Red });
         }
-        table.add_row(vec![Cell::new(c.name), status, Cell::new(&c.detail)]);
+        table.add_row(vec![
+            Cell::new(c.name),
+            status,
+            Cell::new(escape(&c.detail)),
+        ]);
     }
     table.to_string()
 }

@@ -128,7 +128,7 @@ fn diagnose_breaker(e: &BreakerError) -> Diagnosis {
                 format!("did you mean {}?", suggestions.join(", "))
             }),
         ),
-        E::Sqlite(_) => (ExitCode::Failure, None),
+        E::Backend { .. } => (ExitCode::Failure, None),
     };
     let message = match e {
         // The cooldown's message carries its own next step, on one line as operators expect.

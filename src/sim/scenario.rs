@@ -25,7 +25,7 @@
 
 use crate::breaker::ProductionCircuitBreaker;
 use crate::clock::Clock;
-use crate::config::{BreakerConfig, Synchronous};
+use crate::config::BreakerConfig;
 use crate::error::CallError;
 use crate::load::SettableLoad;
 use crate::machine::{BreakerState, fmt_count};
@@ -204,7 +204,6 @@ impl SimOptions {
             failure_threshold: self.failure_threshold,
             reset_timeout: self.reset_timeout,
             busy_timeout: self.busy_timeout,
-            synchronous: Synchronous::Normal,
             ..BreakerConfig::default()
         }
     }
