@@ -5,7 +5,7 @@ use clap_complete::engine::ArgValueCompleter;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const DEFAULT_DB: &str = "./data/circuit_breaker.db";
+pub use super::settings::{ColorChoice, DEFAULT_DB, OutputFormat};
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -82,19 +82,6 @@ pub struct GlobalArgs {
     /// How long an automatic trip lasts before a half-open probe
     #[arg(long, global = true, env = "BREAKERCTL_RESET_TIMEOUT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Breaker settings")]
     pub reset_timeout: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Subcommand, Clone)]

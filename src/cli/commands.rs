@@ -2,15 +2,16 @@
 //! and the REPL share every line of it.
 
 use super::args::{AuditCommand, AuditQuery, Cli, Command, GlobalArgs, Shell};
+pub use super::context::{
+    Invocation, Prompter, breaker_config, open_for_read, open_for_write, operator_builder,
+    resolve_user,
+};
 use super::exit::{CliError, ExitCode};
 use super::output::{self, Style, escape};
-use crate::breaker::BreakerBuilder;
 use crate::breaker::{BookmakerStatus, ProductionCircuitBreaker, ResetOptions};
-use crate::config::BreakerConfig;
 use crate::error::BreakerError;
 use crate::machine::{AuditAction, BreakerState};
 use crate::storage::AuditFilter;
-use crate::storage::Synchronous;
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 use std::io::Write;
@@ -18,87 +19,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Asks the person at the console to confirm a dangerous action (REPL only).
-pub trait Prompter {
-    /// Returns what the person typed, or `None` when they cancelled (Ctrl-C, Ctrl-D).
-    fn ask(&mut self, prompt: &str) -> Result<Option<String>>;
-}
-
-/// Where one command's output goes, and whether someone can be asked to confirm.
-pub struct Invocation<'a> {
-    pub out: &'a mut dyn Write,
-    pub prompter: Option<&'a mut dyn Prompter>,
-}
-
-/// The breaker settings operator commands use, from the global flags.
-pub fn breaker_config(g: &GlobalArgs) -> BreakerConfig {
-    BreakerConfig {
-        busy_timeout: g.busy_timeout,
-        cooldown: g.cooldown,
-        failure_threshold: g.failure_threshold,
-        reset_timeout: g.reset_timeout,
-        ..BreakerConfig::default()
-    }
-}
-
-/// A breaker builder for operator commands: the global flags' settings, and every write
-/// fsynced (operator writes survive a power cut).
-pub fn operator_builder(g: &GlobalArgs) -> BreakerBuilder {
-    ProductionCircuitBreaker::builder()
-        .config(breaker_config(g))
-        .synchronous(Synchronous::Full)
-}
-
-/// Opens an existing database for looking. A file the user may not write (or in a folder they
-/// may not write) is still opened, read-only.
-pub fn open_for_read(g: &GlobalArgs) -> Result<ProductionCircuitBreaker, BreakerError> {
-    let builder = || operator_builder(g);
-    match builder().open_existing(&g.db) {
-        Err(BreakerError::ReadOnly { .. }) | Err(BreakerError::Io { .. }) => {
-            builder().open_read_only(&g.db)
-        }
-        other => other,
-    }
-}
-
-/// Opens an existing database for an operator's write; never creates one.
-pub fn open_for_write(g: &GlobalArgs) -> Result<ProductionCircuitBreaker, BreakerError> {
-    operator_builder(g).open_existing(&g.db)
-}
-
-/// The user recorded in audit rows: --user, else BREAKERCTL_USER, SUDO_USER, USER, the login
-/// name; never empty.
-pub fn resolve_user(explicit: Option<&str>) -> String {
-    // A variable set to nothing (`BREAKERCTL_USER= breakerctl ...`) counts as unset.
-    let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    explicit
-        .map(str::to_owned)
-        .or_else(|| from_env("BREAKERCTL_USER"))
-        .or_else(|| from_env("SUDO_USER"))
-        .or_else(|| from_env("USER"))
-        .or_else(login_name)
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| format!("uid:{}", unsafe_uid()))
-}
-
-fn login_name() -> Option<String> {
-    // SAFETY: getlogin returns NULL or a pointer to a static NUL-terminated string that we copy
-    // at once.
-    let ptr = unsafe { libc::getlogin() };
-    if ptr.is_null() {
-        return None;
-    }
-    // SAFETY: non-null and NUL-terminated, per getlogin's contract.
-    let name = unsafe { std::ffi::CStr::from_ptr(ptr) };
-    Some(name.to_string_lossy().into_owned())
-}
-
-fn unsafe_uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
-}
 
 /// Runs one parsed command line. `Ok` carries the exit code of a command that completed its
 /// job (0, or 3 for a dry run that would be denied).

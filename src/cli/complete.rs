@@ -19,7 +19,7 @@ fn db_from_args() -> PathBuf {
     found
         .or_else(|| std::env::var("CIRCUIT_BREAKER_DB").ok())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(super::args::DEFAULT_DB))
+        .unwrap_or_else(|| PathBuf::from(super::settings::DEFAULT_DB))
 }
 
 /// Names in the database at `path` (read-only; nothing when it is missing or unusable).
@@ -34,7 +34,7 @@ pub fn bookmaker_names(current: &OsStr) -> Vec<CompletionCandidate> {
     let prefix = current.to_string_lossy();
     names_in(&db_from_args())
         .into_iter()
-        .filter(|n| n.starts_with(prefix.as_ref()) && super::output::is_printable(n))
+        .filter(|n| n.starts_with(prefix.as_ref()) && super::text::is_printable(n))
         .map(CompletionCandidate::new)
         .collect()
 }

@@ -6,7 +6,7 @@
 //! `PRAGMA quick_check` finds corruption).
 
 use super::args::GlobalArgs;
-use super::commands::{Invocation, open_for_read};
+use super::context::{Invocation, open_for_read};
 use super::exit::ExitCode;
 use super::output::{self, Style, escape, relative};
 use crate::breaker::ProductionCircuitBreaker;

@@ -4,17 +4,22 @@
 pub mod args;
 pub mod commands;
 pub mod complete;
+pub mod context;
 pub mod doctor;
 pub mod exit;
 pub mod output;
 pub mod repl;
+pub mod run;
+pub mod settings;
 pub mod simulate;
+pub mod text;
 
 use args::Cli;
 use clap::{CommandFactory, Parser};
-use commands::Invocation;
-use exit::{ExitCode, diagnose};
-use std::io::{IsTerminal, Write};
+use exit::ExitCode;
+pub use run::{is_broken_pipe, report_error};
+use run::{report_parse_error, wants_json};
+use std::io::IsTerminal;
 
 /// The binary's whole life: parse, run, report. Returns the process exit code.
 pub fn main_exit_code() -> i32 {
@@ -38,78 +43,6 @@ pub fn main_exit_code() -> i32 {
     if matches!(cli.command, Some(args::Command::Repl)) {
         return repl::run(&cli.global);
     }
-    let json = cli.global.json || cli.global.output == args::OutputFormat::Json;
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let result = commands::execute(
-        &cli,
-        &mut Invocation {
-            out: &mut out,
-            prompter: None,
-        },
-    )
-    .and_then(|code| {
-        out.flush()?;
-        Ok(code)
-    });
-    match result {
-        Ok(code) => code.code(),
-        Err(e) => report_error(&e, json),
-    }
-}
-
-/// Whether an error is a closed pipe on our output (`breakerctl status-all | head -1`).
-pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-/// Prints an error as one or two lines (or JSON) on stderr and returns its exit code.
-pub fn report_error(e: &anyhow::Error, json: bool) -> i32 {
-    if is_broken_pipe(e) {
-        // The reader has what it wanted; that is a success.
-        return ExitCode::Ok.code();
-    }
-    let d = diagnose(e);
-    let message = output::escape(&d.message).into_owned();
-    if json {
-        let doc = serde_json::json!({
-            "error": message,
-            "hint": d.hint,
-            "exitCode": d.code.code(),
-        });
-        eprintln!("{doc}");
-    } else {
-        eprintln!("breakerctl: {message}");
-        if let Some(hint) = d.hint {
-            eprintln!("  {}", output::escape(&hint));
-        }
-    }
-    d.code.code()
-}
-
-fn report_parse_error(e: &clap::Error, json: bool) -> i32 {
-    use clap::error::ErrorKind;
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = e.print();
-        return ExitCode::Ok.code();
-    }
-    if json {
-        let doc = serde_json::json!({
-            "error": output::escape(e.to_string().trim_end()),
-            "exitCode": ExitCode::Usage.code(),
-        });
-        eprintln!("{doc}");
-    } else {
-        let _ = e.print();
-    }
-    ExitCode::Usage.code()
-}
-
-fn wants_json(argv: &[std::ffi::OsString]) -> bool {
-    argv.windows(2)
-        .any(|w| w[0] == "--output" && w[1] == "json")
-        || argv.iter().any(|a| a == "--json" || a == "--output=json")
+    run::run_and_report(&cli, &mut stdout.lock(), None)
 }

@@ -5,7 +5,7 @@
 mod helper;
 
 use super::args::{Cli, Command, GlobalArgs};
-use super::commands::{self, Invocation, Prompter};
+use super::context::Prompter;
 use super::exit::ExitCode;
 use super::output::{Style, escape};
 use anyhow::{Context as _, Result};
@@ -200,23 +200,12 @@ fn run_line(global: &GlobalArgs, line: &str, last: i32) -> Flow {
             .hint("type `exit` or press Ctrl-D to leave it");
         return Flow::Continue(super::report_error(&e.into(), json));
     }
-    let mut out = std::io::stdout();
     let mut prompter = ConsolePrompter;
-    let result = commands::execute(
+    Flow::Continue(super::run::run_and_report(
         &cli,
-        &mut Invocation {
-            out: &mut out,
-            prompter: Some(&mut prompter),
-        },
-    )
-    .and_then(|code| {
-        out.flush()?;
-        Ok(code)
-    });
-    Flow::Continue(match result {
-        Ok(code) => code.code(),
-        Err(e) => super::report_error(&e, json),
-    })
+        &mut std::io::stdout(),
+        Some(&mut prompter),
+    ))
 }
 
 /// The session's global flags as arguments, put before each line's words; the line's own

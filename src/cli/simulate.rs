@@ -2,7 +2,7 @@
 //! progress display (stderr) and a per-bookmaker report (table or JSON, stdout).
 
 use super::args::{Command, GlobalArgs, SimScenario};
-use super::commands::Invocation;
+use super::context::Invocation;
 use super::exit::{CliError, ExitCode};
 use super::output::{Style, escape};
 use crate::breaker::ProductionCircuitBreaker;

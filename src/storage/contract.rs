@@ -36,7 +36,7 @@ fn audit_entry(bookmaker: &str) -> NewAudit<'_> {
     }
 }
 
-/// 1. Writers on several connections add to one row through load-then-save; none is lost.
+/// Contract 1: Writers on several connections add to one row through load-then-save; none is lost.
 fn read_modify_write_loses_no_update(open: &Opener<'_>) {
     const WRITERS: usize = 4;
     const EACH: usize = 25;
@@ -66,7 +66,7 @@ fn read_modify_write_loses_no_update(open: &Opener<'_>) {
     );
 }
 
-/// 2. Of two claimants of a due probe, exactly one gets the lease; once it expires the other
+/// Contract 2: Of two claimants of a due probe, exactly one gets the lease; once it expires the other
 /// can claim it.
 fn probe_lease_is_exclusive_and_expires(open: &Opener<'_>) {
     let rules = Rules::from(&BreakerConfig::default());
@@ -119,7 +119,7 @@ fn probe_lease_is_exclusive_and_expires(open: &Opener<'_>) {
     );
 }
 
-/// 3. A transaction whose closure fails writes nothing: not the row, not the audit row, not
+/// Contract 3: A transaction whose closure fails writes nothing: not the row, not the audit row, not
 /// the counter; one that succeeds writes all three.
 fn state_audit_and_counters_commit_together_or_not_at_all(open: &Opener<'_>) {
     let mut store = open();
@@ -163,7 +163,7 @@ fn state_audit_and_counters_commit_together_or_not_at_all(open: &Opener<'_>) {
     assert_eq!(counter(&mut store), 1);
 }
 
-/// 4. Appends from several connections at once form one chain that verifies, with the head
+/// Contract 4: Appends from several connections at once form one chain that verifies, with the head
 /// at the newest row.
 fn audit_chain_stays_linear_with_concurrent_writers(open: &Opener<'_>) {
     const WRITERS: usize = 4;
@@ -190,7 +190,7 @@ fn audit_chain_stays_linear_with_concurrent_writers(open: &Opener<'_>) {
     assert_eq!(head.map(|h| h.last_id), rows.last().map(|r| r.id));
 }
 
-/// 5. A commit by another connection always changes the token this one reads; a commit of
+/// Contract 5: A commit by another connection always changes the token this one reads; a commit of
 /// its own, when the backend reports it as the only one ([`Backend::own_commit`]), names two
 /// different tokens, the later being the token read right after it.
 fn change_token_never_says_unchanged_after_a_commit(open: &Opener<'_>) {

@@ -1,9 +1,9 @@
 //! The embedded backend: one SQLite file per host, shared by every process on it.
 //!
 //! Every `rusqlite` use of the crate is in this folder: the schema and migrations
-//! ([`schema`]), row mapping and reads ([`rows`]), the write transaction ([`tx`]), the file's
-//! permissions and sidecars ([`files`]), the lock-free wal-index read behind the change token
-//! ([`wal_index`], the crate's only `unsafe`), error mapping and `doctor`'s checks.
+//! (`schema`), row mapping and reads (`rows`), the write transaction (`tx`), the file's
+//! permissions and sidecars (`files`), the lock-free wal-index read behind the change token
+//! (`wal_index`, the crate's only `unsafe`), error mapping and `doctor`'s checks.
 
 mod diagnostics;
 mod error;
@@ -248,7 +248,7 @@ impl SqliteStore {
         schema::user_version(&self.conn).map_err(|e| self.err(e))
     }
 
-    /// The wal-index header now, when this connection reads it lock-free (see [`wal_index`]).
+    /// The wal-index header now, when this connection reads it lock-free (see `wal_index`).
     fn wal_header(&self) -> Option<WalHeader> {
         self.wal_index.as_ref()?.header()
     }
