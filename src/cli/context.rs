@@ -70,22 +70,14 @@ pub fn resolve_user(explicit: Option<&str>) -> String {
         .or_else(login_name)
         .map(|u| u.trim().to_owned())
         .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| format!("uid:{}", unsafe_uid()))
+        .unwrap_or_else(|| format!("uid:{}", current_uid()))
 }
 
+/// The name of this process's real user in the password database.
 fn login_name() -> Option<String> {
-    // SAFETY: getlogin returns NULL or a pointer to a static NUL-terminated string that we copy
-    // at once.
-    let ptr = unsafe { libc::getlogin() };
-    if ptr.is_null() {
-        return None;
-    }
-    // SAFETY: non-null and NUL-terminated, per getlogin's contract.
-    let name = unsafe { std::ffi::CStr::from_ptr(ptr) };
-    Some(name.to_string_lossy().into_owned())
+    uzers::get_current_username().map(|n| n.to_string_lossy().into_owned())
 }
 
-fn unsafe_uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
+fn current_uid() -> u32 {
+    rustix::process::getuid().as_raw()
 }
