@@ -3,10 +3,10 @@
 //! database named by `--db`.
 //!
 //! After changing the command line, regenerate the scripts with
-//! `UPDATE_COMPLETIONS=1 cargo test --test completions`.
+//! `UPDATE_COMPLETIONS=1 cargo test --test integration completions::`.
 
-use assert_cmd::Command;
-use breakerctl::{BreakerConfig, ProductionCircuitBreaker};
+use crate::support::fixture::TempDb;
+use crate::support::run::breakerctl;
 use std::path::{Path, PathBuf};
 
 /// (shell argument, file under `completions/`)
@@ -17,25 +17,6 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("elvish", "breakerctl.elv"),
     ("powershell", "_breakerctl.ps1"),
 ];
-
-/// The binary with no inherited setting that could change what it prints.
-fn breakerctl() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_breakerctl"));
-    for var in [
-        "CIRCUIT_BREAKER_DB",
-        "COMPLETE",
-        "_CLAP_COMPLETE_INDEX",
-        "_CLAP_COMPLETE_COMP_TYPE",
-        "_CLAP_COMPLETE_SPACE",
-        "_CLAP_IFS",
-        "BREAKERCTL_COOLDOWN",
-        "BREAKERCTL_FAILURE_THRESHOLD",
-        "BREAKERCTL_RESET_TIMEOUT",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
 
 fn completions_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("completions")
@@ -72,7 +53,7 @@ fn committed_scripts_match_the_binary() {
     assert!(
         stale.is_empty(),
         "these completion scripts differ from what the binary prints:\n  {}\n\
-         regenerate them with `UPDATE_COMPLETIONS=1 cargo test --test completions` \
+         regenerate them with `UPDATE_COMPLETIONS=1 cargo test --test integration completions::` \
          (or `cargo run -q -- completions SHELL > completions/FILE`) and commit the result",
         stale.join("\n  ")
     );
@@ -80,13 +61,7 @@ fn committed_scripts_match_the_binary() {
 
 /// A breaker database in a temporary folder holding `names`.
 fn db_with(names: &[&str]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("circuit_breaker.db");
-    let cb = ProductionCircuitBreaker::open(&path, BreakerConfig::default()).expect("open");
-    for name in names {
-        cb.record_failure(name, "boom").expect("record failure");
-    }
-    drop(cb);
+    let TempDb { dir, path } = TempDb::with(names);
     (dir, path)
 }
 

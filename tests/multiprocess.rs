@@ -1,17 +1,17 @@
 //! Several OS processes share one breaker file. The children are this test binary itself,
-//! re-executed with `--ignored --exact <child test>`; an environment variable tells the child
-//! entry points what to do (without it they return at once, so `cargo test -- --ignored` is
-//! harmless). Each child prints one `CHILD_RESULT <json>` line for the parent to check.
+//! re-executed with `--ignored --exact multiprocess::<child test>`; an environment variable
+//! tells the child entry points what to do (without it they return at once, so
+//! `cargo test -- --ignored` is harmless). Each child prints one `CHILD_RESULT <json>` line for
+//! the parent to check.
 
-mod breaker_common;
-
-use breaker_common::*;
+use crate::support::child::{child_test, serial};
+use crate::support::fixture::{SEED_SCHEMA, TempDb};
 use breakerctl::storage::AuditFilter;
 use breakerctl::{BreakerConfig, BreakerState, CallContext, CallError, ProductionCircuitBreaker};
 use serde_json::{Value, json};
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const ROLE: &str = "BREAKERCTL_TEST_CHILD_ROLE";
@@ -29,9 +29,6 @@ const BK: &str = "draftkings";
 const RESET_TIMEOUT_MS: i64 = 300;
 const PROBE_SLEEP_MS: u64 = 200;
 const PROBE_RUN_MS: i64 = 1_700;
-
-/// The two scenarios each start four processes; on a small machine they run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
@@ -72,21 +69,13 @@ fn is_timeout(p: usize, t: usize, j: usize) -> bool {
 /// Starts `PROCESSES` copies of this binary running the child test `name`, waits for them
 /// (killing any still running after `limit`), and returns each one's reported JSON.
 fn run_children(name: &str, extra_env: &[(&str, String)], limit: Duration) -> Vec<Value> {
-    let exe = std::env::current_exe().expect("current_exe");
     let mut children: Vec<(Child, std::thread::JoinHandle<String>)> = (0..PROCESSES)
         .map(|i| {
-            let mut cmd = Command::new(&exe);
-            cmd.args([
-                "--ignored",
-                "--exact",
-                name,
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ROLE, name)
-            .env(INDEX, i.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            let mut cmd = child_test(module_path!(), name);
+            cmd.env(ROLE, name)
+                .env(INDEX, i.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
             for (k, v) in extra_env {
                 cmd.env(k, v);
             }
@@ -188,8 +177,8 @@ fn child_hammer() {
 
 #[test]
 fn concurrent_failures_from_many_processes_all_count() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let db = temp_db();
+    let _serial = serial();
+    let db = TempDb::empty();
     // The parent creates (and migrates) the file first, and keeps a breaker open on it.
     let cb = ProductionCircuitBreaker::open(&db.path, hammer_config()).expect("open");
     let start_at = breakerctl::clock::now_ms() + 400;
@@ -281,8 +270,8 @@ fn child_prober() {
 
 #[test]
 fn one_probe_per_reset_timeout_across_processes() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let db = temp_db();
+    let _serial = serial();
+    let db = TempDb::empty();
     let cb = ProductionCircuitBreaker::open(&db.path, prober_config()).expect("open");
     for _ in 0..10 {
         cb.record_failure(BK, "500").expect("failure");
@@ -386,8 +375,6 @@ fn one_probe_per_reset_timeout_across_processes() {
 // Scenario 3: processes open a database of the original service at the same moment; it is
 // migrated once and every process can use it.
 
-const SEED_SCHEMA: &str = include_str!("fixtures/seed-schema.sql");
-
 #[test]
 #[ignore = "child process entry point for simultaneous_first_opens_of_a_seed_database_migrate_once"]
 fn child_migrator() {
@@ -412,8 +399,8 @@ fn child_migrator() {
 
 #[test]
 fn simultaneous_first_opens_of_a_seed_database_migrate_once() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let db = temp_db();
+    let _serial = serial();
+    let db = TempDb::empty();
     {
         let conn = rusqlite::Connection::open(&db.path).expect("sqlite");
         conn.execute_batch(SEED_SCHEMA).expect("seed DDL");

@@ -2,9 +2,9 @@
 //! open and migrate without losing anything, an old writer's rows still read correctly, and
 //! files that are not ours (or too new) are refused and left exactly as they were.
 
-mod breaker_common;
-
-use breaker_common::*;
+use crate::support::breaker::*;
+use crate::support::files::snapshot_digests;
+use crate::support::fixture::{SEED_SCHEMA, TempDb};
 use breakerctl::clock::ManualClock;
 use breakerctl::load::FixedLoad;
 use breakerctl::metrics::RecordingMetrics;
@@ -14,14 +14,10 @@ use breakerctl::{
     ResetOptions,
 };
 use rusqlite::types::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-/// The original service's DDL (a copy of shared/fixtures/seed-schema.sql).
-const SEED_SCHEMA: &str = include_str!("fixtures/seed-schema.sql");
 
 /// The seed's failure statement (section 12.2.2), verbatim.
 const SEED_RECORD_FAILURE: &str = "INSERT OR REPLACE INTO circuit_breaker_state
@@ -157,27 +153,6 @@ fn user_version(path: &Path) -> i64 {
         .expect("user_version")
 }
 
-/// Every file in `dir`: its name, length and a digest of its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<String, (u64, String)> {
-    use sha2::{Digest, Sha256};
-    std::fs::read_dir(dir)
-        .expect("read_dir")
-        .map(|e| {
-            let e = e.expect("entry");
-            let bytes = if e.path().is_file() {
-                std::fs::read(e.path()).expect("read")
-            } else {
-                Vec::new()
-            };
-            let digest = hex::encode(Sha256::digest(&bytes));
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                (bytes.len() as u64, digest),
-            )
-        })
-        .collect()
-}
-
 fn manual(path: &Path, clock: &ManualClock) -> ProductionCircuitBreaker {
     open_manual(
         path,
@@ -189,7 +164,7 @@ fn manual(path: &Path, clock: &ManualClock) -> ProductionCircuitBreaker {
 
 #[test]
 fn state_survives_dropping_the_breaker() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let clock = ManualClock::new(T0);
     let cb = manual(&db.path, &clock);
     // Automatic trip, a manual trip, failures, batched latencies and rejection counters.
@@ -282,7 +257,7 @@ fn state_survives_dropping_the_breaker() {
 
 #[test]
 fn a_seed_database_opens_migrates_and_keeps_every_value() {
-    let db = temp_db();
+    let db = TempDb::empty();
     make_seed_database(&db.path);
     assert_eq!(user_version(&db.path), 0);
     let state_before = seed_state_rows(&db.path);
@@ -403,7 +378,7 @@ fn a_seed_database_opens_migrates_and_keeps_every_value() {
 
 #[test]
 fn rows_rewritten_by_an_old_writer_after_migration_read_correctly() {
-    let db = temp_db();
+    let db = TempDb::empty();
     make_seed_database(&db.path);
     let clock = ManualClock::new(T0);
     let cb = manual(&db.path, &clock);
@@ -513,7 +488,7 @@ fn rows_rewritten_by_an_old_writer_after_migration_read_correctly() {
 
 #[test]
 fn a_newer_schema_is_refused_and_left_unchanged() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let cb = ProductionCircuitBreaker::open(&db.path, seed_config()).unwrap();
     cb.trip("draftkings", "maintenance", "alice").unwrap();
     drop(cb);
@@ -522,7 +497,7 @@ fn a_newer_schema_is_refused_and_left_unchanged() {
         conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
             .unwrap();
     }
-    let before = snapshot(db.dir.path());
+    let before = snapshot_digests(db.dir.path());
     assert_eq!(
         before.len(),
         1,
@@ -548,7 +523,7 @@ fn a_newer_schema_is_refused_and_left_unchanged() {
             }
             other => panic!("{mode}: expected SchemaTooNew, got {other:?}"),
         }
-        let after = snapshot(db.dir.path());
+        let after = snapshot_digests(db.dir.path());
         if mode == "open_read_only" {
             // The database file is untouched; a read-only SQLite connection to a WAL file
             // cannot remove the empty -wal and the -shm index it needed to read the header.
@@ -571,7 +546,7 @@ fn a_newer_schema_is_refused_and_left_unchanged() {
 
 #[test]
 fn another_programs_database_is_refused_and_left_unchanged() {
-    let db = temp_db();
+    let db = TempDb::empty();
     {
         let conn = rusqlite::Connection::open(&db.path).unwrap();
         conn.execute_batch(
@@ -586,7 +561,7 @@ fn another_programs_database_is_refused_and_left_unchanged() {
         conn.execute_batch("PRAGMA application_id = 305419896; PRAGMA user_version = 7;")
             .unwrap();
     }
-    let before = snapshot(db.dir.path());
+    let before = snapshot_digests(db.dir.path());
     for path in [&db.path, &other_app] {
         for mode in ["open", "open_existing", "open_read_only"] {
             let b = ProductionCircuitBreaker::builder();
@@ -601,7 +576,7 @@ fn another_programs_database_is_refused_and_left_unchanged() {
                 path.display()
             );
             assert_eq!(
-                snapshot(db.dir.path()),
+                snapshot_digests(db.dir.path()),
                 before,
                 "{mode} left the files unchanged"
             );
@@ -620,7 +595,7 @@ fn another_programs_database_is_refused_and_left_unchanged() {
 
 #[test]
 fn empty_and_garbage_files_are_refused_and_left_unchanged() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let empty = db.dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
     let garbage = db.dir.path().join("garbage.db");
@@ -636,7 +611,7 @@ fn empty_and_garbage_files_are_refused_and_left_unchanged() {
         .collect();
     assert!(!bytes.starts_with(b"SQLite format 3"));
     std::fs::write(&garbage, &bytes).unwrap();
-    let before = snapshot(db.dir.path());
+    let before = snapshot_digests(db.dir.path());
 
     for path in [&empty, &garbage] {
         for read_only in [false, true] {
@@ -651,7 +626,7 @@ fn empty_and_garbage_files_are_refused_and_left_unchanged() {
                 "{}: {result:?}",
                 path.display()
             );
-            assert_eq!(snapshot(db.dir.path()), before);
+            assert_eq!(snapshot_digests(db.dir.path()), before);
         }
     }
     // Even the creating open refuses to write over garbage.
@@ -660,12 +635,12 @@ fn empty_and_garbage_files_are_refused_and_left_unchanged() {
         matches!(result, Err(BreakerError::NotABreakerDatabase { .. })),
         "{result:?}"
     );
-    assert_eq!(snapshot(db.dir.path()), before);
+    assert_eq!(snapshot_digests(db.dir.path()), before);
 }
 
 #[test]
 fn open_existing_on_a_missing_path_creates_nothing() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let nested = db.dir.path().join("sub").join("circuit_breaker.db");
     for path in [&db.path, &nested] {
         let result = ProductionCircuitBreaker::builder().open_existing(path);
@@ -679,14 +654,17 @@ fn open_existing_on_a_missing_path_creates_nothing() {
             "{result:?}"
         );
     }
-    assert!(snapshot(db.dir.path()).is_empty(), "nothing was created");
+    assert!(
+        snapshot_digests(db.dir.path()).is_empty(),
+        "nothing was created"
+    );
 }
 
 #[test]
 fn a_breaker_made_with_a_custom_config_reads_the_same_file() {
     // Two services with different thresholds share one file: each applies its own rules to the
     // same rows.
-    let db = temp_db();
+    let db = TempDb::empty();
     let clock = ManualClock::new(T0);
     let strict = ProductionCircuitBreaker::builder()
         .config(BreakerConfig {

@@ -11,19 +11,20 @@
 //! row on *and* the head. `audit verify` prints the newest hash so that it can be recorded
 //! elsewhere (a ticket, a log), which exposes such a rewrite later.
 
-mod reliability_common;
-
+use crate::support::breaker::now_ms;
+use crate::support::files::{assert_unchanged, snapshot};
+use crate::support::fixture::{TempDb, populated};
+use crate::support::run::ctl;
 use breakerctl::storage::{AuditRecord, audit_hash};
-use reliability_common::*;
 use rusqlite::{Connection, params};
 use serde_json::Value;
 use std::path::Path;
 
 /// A populated database (audit rows 1..=5) after `sql` ran on it.
-fn tampered(sql: &str) -> Scratch {
-    let s = scratch();
-    populated(&s.db);
-    Connection::open(&s.db)
+fn tampered(sql: &str) -> TempDb {
+    let s = TempDb::empty();
+    populated(&s.path);
+    Connection::open(&s.path)
         .expect("open")
         .execute_batch(sql)
         .expect("tamper");
@@ -102,9 +103,9 @@ fn caught(db: &Path, row: Option<i64>, needle: &str) {
 
 #[test]
 fn an_untouched_chain_verifies() {
-    let s = scratch();
-    populated(&s.db);
-    let run = ctl(&s.db, &["audit", "verify"]);
+    let s = TempDb::empty();
+    populated(&s.path);
+    let run = ctl(&s.path, &["audit", "verify"]);
     assert!(
         run.code(0)
             .stdout
@@ -112,7 +113,7 @@ fn an_untouched_chain_verifies() {
         "{}",
         run.stdout
     );
-    let report = ctl(&s.db, &["--json", "audit", "verify"]).json();
+    let report = ctl(&s.path, &["--json", "audit", "verify"]).json();
     assert_eq!(report["ok"], true);
     assert_eq!(report["lastHash"].as_str().map(str::len), Some(64));
 }
@@ -120,46 +121,46 @@ fn an_untouched_chain_verifies() {
 #[test]
 fn an_edited_row_is_caught() {
     let s = tampered("UPDATE circuit_breaker_audit SET reason = 'nothing to see' WHERE id = 3");
-    caught(&s.db, Some(3), "does not match its hash");
+    caught(&s.path, Some(3), "does not match its hash");
     let s = tampered("UPDATE circuit_breaker_audit SET user = 'mallory' WHERE id = 2");
-    caught(&s.db, Some(2), "edited");
+    caught(&s.path, Some(2), "edited");
     let s =
         tampered("UPDATE circuit_breaker_audit SET timestamp = timestamp - 86400000 WHERE id = 1");
-    caught(&s.db, Some(1), "edited");
+    caught(&s.path, Some(1), "edited");
     let s = tampered("UPDATE circuit_breaker_audit SET forced = 0 WHERE id = 3");
-    caught(&s.db, Some(3), "edited");
+    caught(&s.path, Some(3), "edited");
 }
 
 #[test]
 fn an_edited_row_with_a_recomputed_hash_is_caught_at_the_next_row() {
-    let s = scratch();
-    populated(&s.db);
-    let conn = Connection::open(&s.db).expect("open");
+    let s = TempDb::empty();
+    populated(&s.path);
+    let conn = Connection::open(&s.path).expect("open");
     let mut row = record(&conn, 3);
     row.reason = Some("rewritten".to_owned());
     forge(&conn, row);
     drop(conn);
-    caught(&s.db, Some(4), "does not follow the row before it");
+    caught(&s.path, Some(4), "does not follow the row before it");
 }
 
 #[test]
 fn a_deleted_row_is_caught() {
     let s = tampered("DELETE FROM circuit_breaker_audit WHERE id = 3");
-    caught(&s.db, Some(4), "does not follow the row before it");
+    caught(&s.path, Some(4), "does not follow the row before it");
     let s = tampered("DELETE FROM circuit_breaker_audit WHERE id = 1");
-    caught(&s.db, Some(2), "does not follow");
+    caught(&s.path, Some(2), "does not follow");
 }
 
 #[test]
 fn deleting_the_newest_rows_is_caught_by_the_head() {
     let s = tampered("DELETE FROM circuit_breaker_audit WHERE id = 5");
-    caught(&s.db, Some(5), "the newest rows were deleted");
+    caught(&s.path, Some(5), "the newest rows were deleted");
     let s = tampered("DELETE FROM circuit_breaker_audit WHERE id >= 4");
-    caught(&s.db, Some(4), "the newest rows were deleted");
+    caught(&s.path, Some(4), "the newest rows were deleted");
     let s = tampered("DELETE FROM circuit_breaker_audit");
-    caught(&s.db, Some(1), "the newest rows were deleted");
+    caught(&s.path, Some(1), "the newest rows were deleted");
     let s = tampered("DELETE FROM circuit_breaker_audit_head");
-    caught(&s.db, None, "chain head");
+    caught(&s.path, None, "chain head");
 }
 
 #[test]
@@ -169,11 +170,11 @@ fn an_inserted_row_is_caught() {
         "INSERT INTO circuit_breaker_audit (bookmaker, action, reason, user, timestamp)
          VALUES ('alpha', 'RESET', 'hand-made', 'mallory', 1700000000000)",
     );
-    caught(&s.db, Some(6), "no hash");
+    caught(&s.path, Some(6), "no hash");
     // Appended with a correct hash, but not through the breaker (the head was not moved).
-    let s = scratch();
-    populated(&s.db);
-    let conn = Connection::open(&s.db).expect("open");
+    let s = TempDb::empty();
+    populated(&s.path);
+    let conn = Connection::open(&s.path).expect("open");
     let last = record(&conn, 5);
     let mut extra = last.clone();
     extra.id = 6;
@@ -181,11 +182,11 @@ fn an_inserted_row_is_caught() {
     extra.prev_hash = last.hash.clone();
     forge(&conn, extra);
     drop(conn);
-    caught(&s.db, Some(6), "added behind the breaker's back");
+    caught(&s.path, Some(6), "added behind the breaker's back");
     // Slipped into a gap left by a deletion, with a hash that links to the row before it.
-    let s = scratch();
-    populated(&s.db);
-    let conn = Connection::open(&s.db).expect("open");
+    let s = TempDb::empty();
+    populated(&s.path);
+    let conn = Connection::open(&s.path).expect("open");
     let mut replacement = record(&conn, 3);
     conn.execute("DELETE FROM circuit_breaker_audit WHERE id = 3", [])
         .expect("delete");
@@ -193,19 +194,19 @@ fn an_inserted_row_is_caught() {
     replacement.user = Some("mallory".to_owned());
     forge(&conn, replacement);
     drop(conn);
-    caught(&s.db, Some(4), "does not follow");
+    caught(&s.path, Some(4), "does not follow");
 }
 
 #[test]
 fn a_replaced_newest_row_is_caught_by_the_head() {
-    let s = scratch();
-    populated(&s.db);
-    let conn = Connection::open(&s.db).expect("open");
+    let s = TempDb::empty();
+    populated(&s.path);
+    let conn = Connection::open(&s.path).expect("open");
     let mut row = record(&conn, 5);
     row.user = Some("mallory".to_owned());
     forge(&conn, row);
     drop(conn);
-    caught(&s.db, Some(5), "replaced");
+    caught(&s.path, Some(5), "replaced");
 }
 
 #[test]
@@ -215,16 +216,16 @@ fn reordered_rows_are_caught() {
          UPDATE circuit_breaker_audit SET id = 2 WHERE id = 3;
          UPDATE circuit_breaker_audit SET id = 3 WHERE id = 100;",
     );
-    caught(&s.db, Some(2), "audit chain broken");
+    caught(&s.path, Some(2), "audit chain broken");
 }
 
 /// A database as the original service left it: the seed's tables, audit rows without hashes.
 #[test]
 fn a_seed_database_gets_the_chain_through_the_migrations() {
-    let s = scratch();
+    let s = TempDb::empty();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-schema.sql");
     let ddl = std::fs::read_to_string(fixture).expect("seed DDL");
-    let conn = Connection::open(&s.db).expect("open");
+    let conn = Connection::open(&s.path).expect("open");
     conn.execute_batch(&ddl).expect("seed schema");
     conn.execute_batch(
         "INSERT INTO circuit_breaker_state (bookmaker, failure_count, last_failure_at, tripped,
@@ -238,24 +239,24 @@ fn a_seed_database_gets_the_chain_through_the_migrations() {
     .expect("seed rows");
     drop(conn);
     // Any command that may write migrates; reading commands then verify.
-    ctl(&s.db, &["status-all"]).code(0);
-    let run = ctl(&s.db, &["audit", "verify"]);
+    ctl(&s.path, &["status-all"]).code(0);
+    let run = ctl(&s.path, &["audit", "verify"]);
     assert!(
         run.code(0).stdout.contains("3 rows verified"),
         "{}",
         run.stdout
     );
     ctl(
-        &s.db,
+        &s.path,
         &["trip", "draftkings", "--reason", "after the upgrade"],
     )
     .code(0);
-    ctl(&s.db, &["audit", "verify"]).code(0);
-    Connection::open(&s.db)
+    ctl(&s.path, &["audit", "verify"]).code(0);
+    Connection::open(&s.path)
         .expect("open")
         .execute_batch("UPDATE circuit_breaker_audit SET user = 'mallory' WHERE id = 2")
         .expect("tamper");
-    caught(&s.db, Some(2), "edited");
+    caught(&s.path, Some(2), "edited");
 }
 
 /// A database written by a build with schema version 1 (chain, but no head) gets the head.
@@ -265,22 +266,22 @@ fn a_version_1_database_gets_the_head_through_migration_2() {
         "DROP TABLE circuit_breaker_audit_head;
          PRAGMA user_version = 1;",
     );
-    let run = ctl(&s.db, &["audit", "verify"]);
+    let run = ctl(&s.path, &["audit", "verify"]);
     assert!(
         run.code(0).stdout.contains("5 rows verified"),
         "{}",
         run.stdout
     );
-    let version: i64 = Connection::open(&s.db)
+    let version: i64 = Connection::open(&s.path)
         .expect("open")
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, breakerctl::storage::SCHEMA_VERSION);
-    Connection::open(&s.db)
+    Connection::open(&s.path)
         .expect("open")
         .execute_batch("DELETE FROM circuit_breaker_audit WHERE id = 5")
         .expect("tamper");
-    caught(&s.db, Some(5), "newest rows were deleted");
+    caught(&s.path, Some(5), "newest rows were deleted");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,10 +307,10 @@ fn failing_checks(report: &Value) -> Vec<String> {
 
 #[test]
 fn doctor_reports_a_healthy_database() {
-    let s = scratch();
-    populated(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
     // alpha has been tripped (forced_open) for a moment only: inside the alert window.
-    let (code, r) = doctor_json(&s.db, &[]);
+    let (code, r) = doctor_json(&s.path, &[]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["healthy"], true);
     assert_eq!(r["quickCheck"], serde_json::json!(["ok"]));
@@ -318,7 +319,7 @@ fn doctor_reports_a_healthy_database() {
     assert!(r["walBytes"].is_u64(), "{r:#}");
     assert_eq!(r["auditChain"]["ok"], true);
     assert!(failing_checks(&r).is_empty());
-    let table = ctl(&s.db, &["doctor"]);
+    let table = ctl(&s.path, &["doctor"]);
     table.code(0);
     for check in [
         "integrity",
@@ -335,15 +336,11 @@ fn doctor_reports_a_healthy_database() {
     assert!(table.stdout.contains("healthy"));
 }
 
-fn now_ms() -> i64 {
-    breakerctl::clock::now_ms()
-}
-
 #[test]
 fn doctor_reports_expired_probe_leases() {
-    let s = scratch();
-    populated(&s.db);
-    Connection::open(&s.db)
+    let s = TempDb::empty();
+    populated(&s.path);
+    Connection::open(&s.path)
         .expect("open")
         .execute(
             "UPDATE circuit_breaker_state SET tripped = 1, trip_kind = 'auto', tripped_at = ?1,
@@ -351,7 +348,7 @@ fn doctor_reports_expired_probe_leases() {
             params![now_ms() - 120_000, now_ms() - 60_000],
         )
         .expect("stale lease");
-    let (code, r) = doctor_json(&s.db, &["--alert-window", "1h"]);
+    let (code, r) = doctor_json(&s.path, &["--alert-window", "1h"]);
     assert_eq!(code, 1);
     assert_eq!(failing_checks(&r), ["probe leases"]);
     assert_eq!(r["expiredProbeLeases"][0]["bookmaker"], "beta");
@@ -360,16 +357,16 @@ fn doctor_reports_expired_probe_leases() {
 
 #[test]
 fn doctor_reports_timestamps_in_the_future() {
-    let s = scratch();
-    populated(&s.db);
-    let conn = Connection::open(&s.db).expect("open");
+    let s = TempDb::empty();
+    populated(&s.path);
+    let conn = Connection::open(&s.path).expect("open");
     conn.execute(
         "UPDATE circuit_breaker_state SET updated_at = ?1 WHERE bookmaker = 'beta'",
         [now_ms() + 3_600_000],
     )
     .expect("skew state");
     drop(conn);
-    let (code, r) = doctor_json(&s.db, &["--alert-window", "1h"]);
+    let (code, r) = doctor_json(&s.path, &["--alert-window", "1h"]);
     assert_eq!(code, 1);
     assert_eq!(failing_checks(&r), ["clock skew"]);
     let found = &r["futureTimestamps"][0];
@@ -378,9 +375,9 @@ fn doctor_reports_timestamps_in_the_future() {
     assert_eq!(found["column"], "updated_at");
     assert!(found["aheadMs"].as_i64().is_some_and(|ms| ms > 3_500_000));
     // An audit row stamped by a clock that ran ahead (it must keep its hash: forge it).
-    let s = scratch();
-    populated(&s.db);
-    let conn = Connection::open(&s.db).expect("open");
+    let s = TempDb::empty();
+    populated(&s.path);
+    let conn = Connection::open(&s.path).expect("open");
     let mut row = record(&conn, 5);
     row.timestamp = Some(now_ms() + 600_000);
     forge(&conn, row);
@@ -390,7 +387,7 @@ fn doctor_reports_timestamps_in_the_future() {
     )
     .expect("move head");
     drop(conn);
-    let (code, r) = doctor_json(&s.db, &["--alert-window", "1h"]);
+    let (code, r) = doctor_json(&s.path, &["--alert-window", "1h"]);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(failing_checks(&r), ["clock skew"]);
     assert_eq!(r["futureTimestamps"][0]["table"], "circuit_breaker_audit");
@@ -399,38 +396,38 @@ fn doctor_reports_timestamps_in_the_future() {
 
 #[test]
 fn doctor_reports_breakers_tripped_longer_than_the_alert_window() {
-    let s = scratch();
-    populated(&s.db);
-    Connection::open(&s.db)
+    let s = TempDb::empty();
+    populated(&s.path);
+    Connection::open(&s.path)
         .expect("open")
         .execute(
             "UPDATE circuit_breaker_state SET tripped_at = ?1, last_failure_at = ?1 WHERE bookmaker = 'alpha'",
             [now_ms() - 10 * 60_000],
         )
         .expect("old trip");
-    let (code, r) = doctor_json(&s.db, &[]);
+    let (code, r) = doctor_json(&s.path, &[]);
     assert_eq!(code, 1);
     assert_eq!(failing_checks(&r), ["long trips"]);
     assert_eq!(r["longTrips"][0]["bookmaker"], "alpha");
     assert_eq!(r["longTrips"][0]["state"], "forced_open");
     assert_eq!(r["alertWindowMs"], 300_000);
-    let (code, r) = doctor_json(&s.db, &["--alert-window", "1h"]);
+    let (code, r) = doctor_json(&s.path, &["--alert-window", "1h"]);
     assert_eq!(code, 0, "{r:#}");
 }
 
 #[test]
 fn doctor_reports_a_large_wal() {
-    let s = scratch();
-    populated(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
     // A connection that keeps the WAL from being checkpointed, as a stuck reader would.
-    let conn = Connection::open(&s.db).expect("open");
+    let conn = Connection::open(&s.path).expect("open");
     conn.execute_batch(
         "PRAGMA wal_autocheckpoint = 0;
          CREATE TABLE scratch_blob (b BLOB);
          INSERT INTO scratch_blob VALUES (zeroblob(70 * 1024 * 1024));",
     )
     .expect("grow the wal");
-    let (code, r) = doctor_json(&s.db, &["--alert-window", "1h"]);
+    let (code, r) = doctor_json(&s.path, &["--alert-window", "1h"]);
     drop(conn);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(failing_checks(&r), ["wal size"]);
@@ -439,16 +436,16 @@ fn doctor_reports_a_large_wal() {
 
 #[test]
 fn doctor_reports_a_journal_mode_other_than_wal() {
-    let s = scratch();
-    populated(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
     // Back to a rollback journal, with a reader holding the file so that nobody can switch it.
-    let conn = Connection::open(&s.db).expect("open");
+    let conn = Connection::open(&s.path).expect("open");
     let _: String = conn
         .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
         .expect("rollback journal");
     conn.execute_batch("BEGIN; SELECT COUNT(*) FROM circuit_breaker_state;")
         .expect("hold a read lock");
-    let (code, r) = doctor_json(&s.db, &["--alert-window", "1h"]);
+    let (code, r) = doctor_json(&s.path, &["--alert-window", "1h"]);
     conn.execute_batch("COMMIT").expect("release");
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(failing_checks(&r), ["journal mode"]);
@@ -457,9 +454,9 @@ fn doctor_reports_a_journal_mode_other_than_wal() {
 
 #[test]
 fn doctor_exits_6_on_a_corrupt_or_missing_database() {
-    let s = scratch();
-    populated(&s.db);
-    let root: i64 = Connection::open(&s.db)
+    let s = TempDb::empty();
+    populated(&s.path);
+    let root: i64 = Connection::open(&s.path)
         .expect("open")
         .query_row(
             "SELECT rootpage FROM sqlite_schema WHERE name = 'circuit_breaker_state'",
@@ -467,16 +464,16 @@ fn doctor_exits_6_on_a_corrupt_or_missing_database() {
             |r| r.get(0),
         )
         .expect("rootpage");
-    let mut bytes = std::fs::read(&s.db).expect("read");
+    let mut bytes = std::fs::read(&s.path).expect("read");
     let page = 4096 * (root as usize - 1);
     bytes[page..page + 4096].fill(0x55);
-    std::fs::write(&s.db, &bytes).expect("write");
+    std::fs::write(&s.path, &bytes).expect("write");
     let before = snapshot(s.dir.path());
-    let (code, r) = doctor_json(&s.db, &[]);
+    let (code, r) = doctor_json(&s.path, &[]);
     assert_eq!(code, 6, "{r:#}");
     assert_ne!(r["quickCheck"], serde_json::json!(["ok"]));
     assert!(failing_checks(&r).contains(&"integrity".to_owned()));
-    let table = ctl(&s.db, &["doctor"]);
+    let table = ctl(&s.path, &["doctor"]);
     table.code(6);
     assert!(table.stdout.contains("corrupt"), "{}", table.stdout);
     assert_unchanged(&before, &snapshot(s.dir.path()), "doctor on a corrupt file");
@@ -497,10 +494,10 @@ fn an_audit_row_at_the_largest_id_refuses_the_next_append_cleanly() {
         "INSERT INTO circuit_breaker_audit (id, bookmaker, action) VALUES ({}, 'x', 'TRIP')",
         i64::MAX
     ));
-    let r = ctl(&s.db, &["trip", "beta", "--reason", "again"]);
+    let r = ctl(&s.path, &["trip", "beta", "--reason", "again"]);
     r.code(6);
     assert!(r.stderr.contains("circuit_breaker_audit"), "{}", r.stderr);
-    let tripped: i64 = Connection::open(&s.db)
+    let tripped: i64 = Connection::open(&s.path)
         .expect("open")
         .query_row(
             "SELECT tripped FROM circuit_breaker_state WHERE bookmaker = 'beta'",

@@ -10,12 +10,12 @@
 //! operator's retry finds it free within a few tries. The busy timeout is the hard bound: the
 //! command either commits within it or exits 5 having written nothing.
 
-mod reliability_common;
-
+use crate::support::child::{child_test, serial};
+use crate::support::fixture::{TempDb, populated};
+use crate::support::run::{Run, ctl, ctl_command};
 use breakerctl::{BreakerConfig, ProductionCircuitBreaker};
-use reliability_common::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const WRITER_DB: &str = "BREAKERCTL_CONTENTION_WRITER_DB";
@@ -24,22 +24,6 @@ const WRITER_NAME: &str = "BREAKERCTL_CONTENTION_WRITER_NAME";
 const WRITERS: usize = 4;
 /// trip + reset pairs the operator runs while they write.
 const OPERATOR_ROUNDS: usize = 15;
-
-/// The tests take turns, so that the timings of one are not disturbed by another.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn audit_rows(db: &Path) -> i64 {
-    rusqlite::Connection::open(db)
-        .expect("open")
-        .query_row("SELECT COUNT(*) FROM circuit_breaker_audit", [], |r| {
-            r.get(0)
-        })
-        .expect("count")
-}
 
 fn state_of(db: &Path, name: &str) -> (i64, i64) {
     rusqlite::Connection::open(db)
@@ -66,11 +50,11 @@ fn hold_lock(db: &Path) -> rusqlite::Connection {
 #[test]
 fn a_lock_held_past_the_busy_timeout_is_exit_5_and_writes_nothing() {
     let _turn = serial();
-    let s = scratch();
-    populated(&s.db);
-    let rows_before = audit_rows(&s.db);
-    let alpha_before = state_of(&s.db, "alpha");
-    let holder = hold_lock(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
+    let rows_before = s.audit_rows();
+    let alpha_before = state_of(&s.path, "alpha");
+    let holder = hold_lock(&s.path);
     for args in [
         &["--busy-timeout", "300ms", "trip", "alpha", "--reason", "r"][..],
         &[
@@ -93,7 +77,7 @@ fn a_lock_held_past_the_busy_timeout_is_exit_5_and_writes_nothing() {
         ],
     ] {
         let started = Instant::now();
-        let run = ctl(&s.db, args);
+        let run = ctl(&s.path, args);
         let waited = started.elapsed();
         run.code(5)
             .says(&["database is busy", "300ms", "--busy-timeout"]);
@@ -104,21 +88,21 @@ fn a_lock_held_past_the_busy_timeout_is_exit_5_and_writes_nothing() {
     }
     holder.execute_batch("ROLLBACK").expect("release");
     drop(holder);
-    assert_eq!(audit_rows(&s.db), rows_before, "an audit row was written");
-    assert_eq!(state_of(&s.db, "alpha"), alpha_before, "state changed");
-    ctl(&s.db, &["status", "gamma"]).code(4);
-    ctl(&s.db, &["audit", "verify"]).code(0);
+    assert_eq!(s.audit_rows(), rows_before, "an audit row was written");
+    assert_eq!(state_of(&s.path, "alpha"), alpha_before, "state changed");
+    ctl(&s.path, &["status", "gamma"]).code(4);
+    ctl(&s.path, &["audit", "verify"]).code(0);
 }
 
 #[test]
 fn a_lock_released_within_the_busy_timeout_lets_the_write_succeed() {
     let _turn = serial();
-    let s = scratch();
-    populated(&s.db);
-    let holder = hold_lock(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
+    let holder = hold_lock(&s.path);
     let started = Instant::now();
-    let child = breakerctl(
-        &s.db,
+    let child = ctl_command(
+        &s.path,
         &[
             "--busy-timeout",
             "10s",
@@ -137,8 +121,8 @@ fn a_lock_released_within_the_busy_timeout_lets_the_write_succeed() {
     let run = Run::from_output(child.wait_with_output().expect("wait"));
     run.code(0);
     assert!(started.elapsed() >= Duration::from_millis(400));
-    assert_eq!(state_of(&s.db, "beta").0, 1);
-    let last = ctl(&s.db, &["--json", "audit", "beta", "--limit", "1"]).json();
+    assert_eq!(state_of(&s.path, "beta").0, 1);
+    let last = ctl(&s.path, &["--json", "audit", "beta", "--limit", "1"]).json();
     assert_eq!(last[0]["reason"], "after the wait");
 }
 
@@ -166,15 +150,7 @@ fn contention_writer() {
 }
 
 fn spawn_writer(db: &Path, i: usize) -> Child {
-    Command::new(std::env::current_exe().expect("current_exe"))
-        .args([
-            "--ignored",
-            "--exact",
-            "contention_writer",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
+    child_test(module_path!(), "contention_writer")
         .env(WRITER_DB, db)
         .env(WRITER_NAME, format!("svc-{i}"))
         .stdout(Stdio::null())
@@ -241,13 +217,13 @@ fn summary(times: &mut [Duration]) -> (Duration, Duration) {
 #[test]
 fn full_speed_writers_do_not_starve_an_operator_reset() {
     let _turn = serial();
-    let s = scratch();
-    populated(&s.db);
-    let mut quiet = operator_rounds(&s.db, "quiet");
-    let mut writers: Vec<Child> = (0..WRITERS).map(|i| spawn_writer(&s.db, i)).collect();
+    let s = TempDb::empty();
+    populated(&s.path);
+    let mut quiet = operator_rounds(&s.path, "quiet");
+    let mut writers: Vec<Child> = (0..WRITERS).map(|i| spawn_writer(&s.path, i)).collect();
     // Wait until every writer is writing.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while rusqlite::Connection::open(&s.db)
+    while rusqlite::Connection::open(&s.path)
         .expect("open")
         .query_row(
             "SELECT COUNT(*) FROM circuit_breaker_state WHERE bookmaker LIKE 'svc-%'",
@@ -260,11 +236,11 @@ fn full_speed_writers_do_not_starve_an_operator_reset() {
         assert!(Instant::now() < deadline, "the writers never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let failures_before = total_failures(&s.db);
+    let failures_before = total_failures(&s.path);
     let started = Instant::now();
-    let mut busy = operator_rounds(&s.db, "busy");
+    let mut busy = operator_rounds(&s.path, "busy");
     let elapsed = started.elapsed();
-    let failures_during = total_failures(&s.db) - failures_before;
+    let failures_during = total_failures(&s.path) - failures_before;
     for w in &mut writers {
         assert!(
             w.try_wait().expect("try_wait").is_none(),
@@ -290,6 +266,6 @@ fn full_speed_writers_do_not_starve_an_operator_reset() {
         failures_during > (OPERATOR_ROUNDS * 2 * WRITERS) as f64,
         "writers made little progress: {failures_during}"
     );
-    assert_eq!(state_of(&s.db, "ops").0, 0);
-    ctl(&s.db, &["audit", "verify"]).code(0);
+    assert_eq!(state_of(&s.path, "ops").0, 0);
+    ctl(&s.path, &["audit", "verify"]).code(0);
 }

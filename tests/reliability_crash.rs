@@ -6,19 +6,20 @@
 //! what the processes acknowledged (each killed process may have committed one operation it
 //! did not live to acknowledge).
 //!
-//! Library writers are this test binary re-executed (`--ignored --exact crash_child`); an
-//! environment variable tells the entry point what to do, so a plain `cargo test -- --ignored`
-//! run of it does nothing. Each committed operation is acknowledged with one flushed line
-//! `ACK <kind> <name> <reason>` on stdout.
+//! Library writers are this test binary re-executed (`--ignored --exact
+//! reliability_crash::crash_child`); an environment variable tells the entry point what to do,
+//! so a plain `cargo test -- --ignored` run of it does nothing. Each committed operation is
+//! acknowledged with one flushed line `ACK <kind> <name> <reason>` on stdout.
 
-mod reliability_common;
-
+use crate::support::child::{child_test, serial};
+use crate::support::fixture::TempDb;
+use crate::support::rng::Rng;
+use crate::support::run::{breakerctl, ctl};
 use breakerctl::{BreakerConfig, ProductionCircuitBreaker, ResetOptions};
-use reliability_common::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -156,15 +157,7 @@ fn collect_lines(child: &mut Child) -> JoinHandle<Vec<String>> {
 }
 
 fn spawn_writer(db: &Path, slot: usize, kill_at: Instant) -> Running {
-    let mut child = Command::new(std::env::current_exe().expect("current_exe"))
-        .args([
-            "--ignored",
-            "--exact",
-            "crash_child",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
+    let mut child = child_test(module_path!(), "crash_child")
         .env(CHILD_DB, db)
         .env(CHILD_SLOT, slot.to_string())
         .stdout(Stdio::piped())
@@ -181,7 +174,7 @@ fn spawn_writer(db: &Path, slot: usize, kill_at: Instant) -> Running {
 }
 
 fn spawn_cli(db: &Path, op: &str, reason: &str, kill_at: Instant) -> Running {
-    let mut cmd = clean(&bin());
+    let mut cmd = breakerctl();
     cmd.arg("--db").arg(db).args(["--busy-timeout", "30s"]);
     match op {
         "TRIP" => cmd.args(["trip", SHARED, "--create"]),
@@ -384,8 +377,9 @@ fn read_back(db: &Path) -> ReadBack {
 
 #[test]
 fn crash_storm_keeps_the_database_consistent() {
-    let s = scratch();
-    let db: PathBuf = s.db.clone();
+    let _turn = serial();
+    let s = TempDb::empty();
+    let db: PathBuf = s.path.clone();
     // The shared breaker exists before any `breakerctl reset` can run.
     ProductionCircuitBreaker::open(&db, BreakerConfig::default())
         .expect("create database")

@@ -4,9 +4,11 @@
 //! exits 6 with a clear message, and the folder is byte-for-byte unchanged afterwards: same
 //! files, same bytes, no -wal, -shm or -journal left behind.
 
-mod reliability_common;
-
-use reliability_common::*;
+use crate::support::files::{assert_unchanged, snapshot};
+use crate::support::fixture::{TempDb, populated};
+use crate::support::privileges::{NOBODY, Unprivileged, chmod, is_root};
+use crate::support::rng::Rng;
+use crate::support::run::{Run, ctl, run};
 use std::ffi::OsStr;
 use std::path::Path;
 
@@ -51,58 +53,58 @@ fn with_init() -> Vec<&'static [&'static str]> {
 
 #[test]
 fn missing_file_is_exit_6_and_not_created() {
-    let s = scratch();
+    let s = TempDb::empty();
     refused(
         s.dir.path(),
-        &s.db,
+        &s.path,
         &all_commands(),
         &["no breaker database", "breakerctl init"],
     );
-    assert!(!s.db.exists());
+    assert!(!s.path.exists());
 }
 
 #[test]
 fn zero_byte_file_is_exit_6_and_stays_empty() {
-    let s = scratch();
-    std::fs::write(&s.db, b"").expect("write");
+    let s = TempDb::empty();
+    std::fs::write(&s.path, b"").expect("write");
     refused(
         s.dir.path(),
-        &s.db,
+        &s.path,
         &all_commands(),
         &["not a circuit breaker database", "empty"],
     );
-    assert_eq!(std::fs::metadata(&s.db).expect("meta").len(), 0);
+    assert_eq!(std::fs::metadata(&s.path).expect("meta").len(), 0);
 }
 
 /// By design: `init` is the one command that turns an empty file into a database (SQLite
 /// treats an empty file as an empty database; there is nothing in it to lose).
 #[test]
 fn init_turns_a_zero_byte_file_into_a_database() {
-    let s = scratch();
-    std::fs::write(&s.db, b"").expect("write");
-    ctl(&s.db, &["init"]).code(0);
-    ctl(&s.db, &["status-all"]).code(0);
+    let s = TempDb::empty();
+    std::fs::write(&s.path, b"").expect("write");
+    ctl(&s.path, &["init"]).code(0);
+    ctl(&s.path, &["status-all"]).code(0);
 }
 
 #[test]
 fn random_bytes_are_exit_6_and_unchanged() {
-    let s = scratch();
+    let s = TempDb::empty();
     let mut rng = Rng::from_env_or_time("random_bytes");
     let bytes: Vec<u8> = (0..8192).map(|_| rng.next() as u8).collect();
-    std::fs::write(&s.db, &bytes).expect("write");
+    std::fs::write(&s.path, &bytes).expect("write");
     refused(
         s.dir.path(),
-        &s.db,
+        &s.path,
         &with_init(),
         &["not a circuit breaker database", "not a SQLite database"],
     );
     // Also a file that starts like SQLite but is garbage after the magic string.
     let mut fake = b"SQLite format 3\0".to_vec();
     fake.extend(&bytes[16..]);
-    std::fs::write(&s.db, &fake).expect("write");
+    std::fs::write(&s.path, &fake).expect("write");
     for args in with_init() {
         let before = snapshot(s.dir.path());
-        ctl(&s.db, args)
+        ctl(&s.path, args)
             .code(6)
             .says(&["not a circuit breaker database", "not a SQLite database"]);
         assert_unchanged(&before, &snapshot(s.dir.path()), &format!("{args:?}"));
@@ -126,29 +128,29 @@ fn foreign_db(path: &Path, wal: bool) {
 #[test]
 fn another_programs_database_is_exit_6_and_unchanged() {
     for wal in [false, true] {
-        let s = scratch();
-        foreign_db(&s.db, wal);
+        let s = TempDb::empty();
+        foreign_db(&s.path, wal);
         refused(
             s.dir.path(),
-            &s.db,
+            &s.path,
             &with_init(),
             &["not a circuit breaker database"],
         );
-        let conn = rusqlite::Connection::open(&s.db).expect("reopen");
+        let conn = rusqlite::Connection::open(&s.path).expect("reopen");
         let n: i64 = conn
             .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))
             .expect("still theirs");
         assert_eq!(n, 2);
     }
     // An empty SQLite database that belongs to another program (its application_id says so).
-    let s = scratch();
-    rusqlite::Connection::open(&s.db)
+    let s = TempDb::empty();
+    rusqlite::Connection::open(&s.path)
         .expect("open")
         .execute_batch("PRAGMA application_id = 1234; VACUUM;")
         .expect("app id");
     refused(
         s.dir.path(),
-        &s.db,
+        &s.path,
         &with_init(),
         &["not a circuit breaker database"],
     );
@@ -156,15 +158,15 @@ fn another_programs_database_is_exit_6_and_unchanged() {
 
 #[test]
 fn newer_schema_is_exit_6_and_unchanged() {
-    let s = scratch();
-    populated(&s.db);
-    rusqlite::Connection::open(&s.db)
+    let s = TempDb::empty();
+    populated(&s.path);
+    rusqlite::Connection::open(&s.path)
         .expect("open")
         .execute_batch("PRAGMA user_version = 99;")
         .expect("bump");
     refused(
         s.dir.path(),
-        &s.db,
+        &s.path,
         &with_init(),
         &[
             "schema version 99",
@@ -176,10 +178,10 @@ fn newer_schema_is_exit_6_and_unchanged() {
 
 #[test]
 fn corrupt_database_is_exit_6_or_read_and_unchanged() {
-    let s = scratch();
-    populated(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
     // Overwrite the page holding circuit_breaker_state's rows.
-    let conn = rusqlite::Connection::open(&s.db).expect("open");
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
     let root: i64 = conn
         .query_row(
             "SELECT rootpage FROM sqlite_schema WHERE name = 'circuit_breaker_state'",
@@ -188,13 +190,13 @@ fn corrupt_database_is_exit_6_or_read_and_unchanged() {
         )
         .expect("rootpage");
     drop(conn);
-    let mut bytes = std::fs::read(&s.db).expect("read");
+    let mut bytes = std::fs::read(&s.path).expect("read");
     let page = 4096 * (root as usize - 1);
     bytes[page..page + 4096].fill(0x55);
-    std::fs::write(&s.db, &bytes).expect("write");
+    std::fs::write(&s.path, &bytes).expect("write");
     for args in with_init() {
         let before = snapshot(s.dir.path());
-        let run = ctl(&s.db, args);
+        let run = ctl(&s.path, args);
         run.no_panic();
         // Commands that need the broken table report corruption; others may still read.
         match run.code {
@@ -220,23 +222,23 @@ fn corrupt_database_is_exit_6_or_read_and_unchanged() {
 
 #[test]
 fn a_folder_is_exit_6() {
-    let s = scratch();
-    std::fs::create_dir(&s.db).expect("mkdir");
+    let s = TempDb::empty();
+    std::fs::create_dir(&s.path).expect("mkdir");
     refused(
         s.dir.path(),
-        &s.db,
+        &s.path,
         &all_commands(),
         &["not a circuit breaker database", "not a regular file"],
     );
-    refused(s.dir.path(), &s.db, &[&["init"]], &["unable to open"]);
+    refused(s.dir.path(), &s.path, &[&["init"]], &["unable to open"]);
 }
 
 /// A populated database in a folder `nobody` can enter, or `None` (with a note) when the
 /// binary cannot be run without root's bypass of permissions here.
-fn unprivileged_fixture(test: &str) -> Option<(Scratch, Unprivileged)> {
-    let s = scratch();
+fn unprivileged_fixture(test: &str) -> Option<(TempDb, Unprivileged)> {
+    let s = TempDb::empty();
     chmod(s.dir.path(), 0o755);
-    populated(&s.db);
+    populated(&s.path);
     let who = Unprivileged::find();
     if let Unprivileged::Unavailable(why) = &who {
         eprintln!("NOTE {test}: permission checks skipped: {why}");
@@ -253,18 +255,18 @@ fn run_as(who: &Unprivileged, db: &Path, args: &[&str]) -> Run {
 }
 
 /// Reads succeed, writes (and `init`) exit 6 saying why, and nothing in the folder changes.
-fn reads_work_writes_refused(s: &Scratch, who: &Unprivileged, needle: &str) {
+fn reads_work_writes_refused(s: &TempDb, who: &Unprivileged, needle: &str) {
     for args in READS {
         let before = snapshot(s.dir.path());
-        let run = run_as(who, &s.db, args);
+        let run = run_as(who, &s.path, args);
         run.code(0);
         assert_unchanged(&before, &snapshot(s.dir.path()), &format!("{args:?}"));
     }
-    let audit = run_as(who, &s.db, &["--json", "audit"]);
+    let audit = run_as(who, &s.path, &["--json", "audit"]);
     assert_eq!(audit.code(0).json().as_array().map(Vec::len), Some(5));
     for args in WRITES.iter().chain([&["init"][..]].iter()) {
         let before = snapshot(s.dir.path());
-        run_as(who, &s.db, args).code(6).says(&[
+        run_as(who, &s.path, args).code(6).says(&[
             "read-only",
             needle,
             "run as a user who can write",
@@ -278,7 +280,7 @@ fn read_only_file_reads_and_refuses_writes() {
     let Some((s, who)) = unprivileged_fixture("read_only_file") else {
         return;
     };
-    chmod(&s.db, 0o444);
+    chmod(&s.path, 0o444);
     // The folder is writable by the reader, so nothing but care stops it leaving files.
     if is_root() {
         std::os::unix::fs::chown(s.dir.path(), Some(NOBODY), Some(NOBODY)).expect("chown");
@@ -293,9 +295,9 @@ fn read_only_folder_reads_and_refuses_writes() {
     };
     // The file itself is writable by the user; its folder is not.
     if is_root() {
-        std::os::unix::fs::chown(&s.db, Some(NOBODY), Some(NOBODY)).expect("chown");
+        std::os::unix::fs::chown(&s.path, Some(NOBODY), Some(NOBODY)).expect("chown");
     }
-    chmod(&s.db, 0o644);
+    chmod(&s.path, 0o644);
     chmod(s.dir.path(), 0o555);
     reads_work_writes_refused(&s, &who, "may not create files in its folder");
     chmod(s.dir.path(), 0o755);
@@ -308,8 +310,8 @@ fn read_only_reader_sees_a_live_wal() {
     let Some((s, who)) = unprivileged_fixture("read_only_live_wal") else {
         return;
     };
-    chmod(&s.db, 0o644);
-    let service = rusqlite::Connection::open(&s.db).expect("service connection");
+    chmod(&s.path, 0o644);
+    let service = rusqlite::Connection::open(&s.path).expect("service connection");
     service
         .execute_batch("PRAGMA wal_autocheckpoint = 0;")
         .expect("no checkpoint");
@@ -319,14 +321,14 @@ fn read_only_reader_sees_a_live_wal() {
             [],
         )
         .expect("write to the wal");
-    assert!(Path::new(&format!("{}-wal", s.db.display())).exists());
+    assert!(Path::new(&format!("{}-wal", s.path.display())).exists());
     // The reader may not write the file (when the tests run as the file's owner, that takes
     // a chmod; the service keeps its open connection either way).
-    chmod(&s.db, 0o444);
+    chmod(&s.path, 0o444);
     let before = snapshot(s.dir.path());
-    let run = run_as(&who, &s.db, &["--json", "status-all"]);
+    let run = run_as(&who, &s.path, &["--json", "status-all"]);
     assert!(run.code(0).stdout.contains("only-in-wal"), "{}", run.stdout);
-    run_as(&who, &s.db, &["trip", "alpha", "--reason", "r"])
+    run_as(&who, &s.path, &["trip", "alpha", "--reason", "r"])
         .code(6)
         .says(&["read-only"]);
     // The -shm file is shared memory, not data: a reader allowed to write it marks its reads

@@ -6,8 +6,8 @@
 //! Then property tests (proptest, a bounded number of cases; `PROPTEST_CASES` raises it) over
 //! argument parsing, the REPL's line parsing and the commands themselves.
 
-mod reliability_common;
-
+use crate::support::fixture::{TempDb, populated};
+use crate::support::run::{Run, breakerctl, ctl, run};
 use breakerctl::cli::args::{Cli, Command};
 use breakerctl::cli::commands::{Invocation, execute, parse_since};
 use breakerctl::cli::exit::{ExitCode, diagnose};
@@ -15,7 +15,6 @@ use breakerctl::cli::output::escape;
 use breakerctl::{BreakerConfig, ProductionCircuitBreaker};
 use clap::Parser;
 use proptest::prelude::*;
-use reliability_common::*;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -42,7 +41,7 @@ fn printable(run: &Run) {
 }
 
 fn ctl_os(db: &Path, args: &[&OsStr]) -> Run {
-    let mut cmd = clean(&bin());
+    let mut cmd = breakerctl();
     cmd.arg("--db").arg(db).args(args);
     run(&mut cmd)
 }
@@ -62,15 +61,15 @@ const EVIL: &[&str] = &[
 
 #[test]
 fn names_with_control_bidi_or_zero_width_characters_cannot_be_created() {
-    let s = scratch();
-    populated(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
     for name in EVIL {
-        let run = ctl(&s.db, &["trip", name, "--reason", "r", "--create"]);
+        let run = ctl(&s.path, &["trip", name, "--reason", "r", "--create"]);
         run.code(2).says(&["refusing to create breaker"]);
         printable(&run);
-        ctl(&s.db, &["status", name]).code(4);
+        ctl(&s.path, &["status", name]).code(4);
     }
-    let names = ctl(&s.db, &["--json", "status-all"]).json();
+    let names = ctl(&s.path, &["--json", "status-all"]).json();
     assert_eq!(names.as_array().map(Vec::len), Some(2));
 }
 
@@ -78,8 +77,8 @@ fn names_with_control_bidi_or_zero_width_characters_cannot_be_created() {
 /// details, audit rows, errors and JSON, and still finds them when given exactly.
 #[test]
 fn hostile_names_written_by_services_are_shown_escaped() {
-    let s = scratch();
-    let cb = ProductionCircuitBreaker::open(&s.db, BreakerConfig::default()).expect("open");
+    let s = TempDb::empty();
+    let cb = ProductionCircuitBreaker::open(&s.path, BreakerConfig::default()).expect("open");
     for name in EVIL {
         cb.record_failure(name, &format!("error from {name}"))
             .expect("service failure");
@@ -94,12 +93,12 @@ fn hostile_names_written_by_services_are_shown_escaped() {
         &["--json", "audit"],
         &["doctor", "--alert-window", "1h"],
     ] {
-        let run = ctl(&s.db, args);
+        let run = ctl(&s.path, args);
         run.code(0);
         printable(&run);
     }
     // Off a terminal `metrics` is for scrapers: exact values, Prometheus-escaped newlines.
-    let metrics = ctl(&s.db, &["metrics"]);
+    let metrics = ctl(&s.path, &["metrics"]);
     assert!(
         metrics
             .code(0)
@@ -109,7 +108,7 @@ fn hostile_names_written_by_services_are_shown_escaped() {
         metrics.stdout
     );
     assert!(metrics.stdout.contains("bookmaker=\"new\\nline\""));
-    let table = ctl(&s.db, &["status-all"]);
+    let table = ctl(&s.path, &["status-all"]);
     assert!(table.stdout.contains("esc\\x1b[31mred"), "{}", table.stdout);
     assert!(
         table.stdout.contains("rtl\\u{202e}lanigiro"),
@@ -117,24 +116,24 @@ fn hostile_names_written_by_services_are_shown_escaped() {
         table.stdout
     );
     for name in EVIL {
-        let run = ctl(&s.db, &["status", name]);
+        let run = ctl(&s.path, &["status", name]);
         run.code(0);
         printable(&run);
         assert!(run.stdout.contains(escape(name).as_ref()), "{}", run.stdout);
         // JSON keeps the exact value.
-        let doc = ctl(&s.db, &["--json", "status", name]).json();
+        let doc = ctl(&s.path, &["--json", "status", name]).json();
         assert_eq!(doc["bookmaker"], *name);
         assert_eq!(doc["audit"][0]["reason"], format!("reason {name}"));
         // The reset works on the exact name and its message is escaped.
-        let reset = ctl(&s.db, &["reset", name, "--force", "--reason", name]);
+        let reset = ctl(&s.path, &["reset", name, "--force", "--reason", name]);
         reset.code(0);
         printable(&reset);
     }
     // A near miss is "unknown", and the suggestion is escaped too.
-    let miss = ctl(&s.db, &["status", "esc\x1b[31mrex"]);
+    let miss = ctl(&s.path, &["status", "esc\x1b[31mrex"]);
     miss.code(4);
     printable(&miss);
-    ctl(&s.db, &["audit", "verify"]).code(0);
+    ctl(&s.path, &["audit", "verify"]).code(0);
 }
 
 /// On a terminal (a pseudo-terminal here) every command escapes hostile names, `metrics`
@@ -142,8 +141,8 @@ fn hostile_names_written_by_services_are_shown_escaped() {
 #[test]
 fn hostile_names_are_escaped_on_a_terminal() {
     use expectrl::{Eof, Expect, Session};
-    let s = scratch();
-    let cb = ProductionCircuitBreaker::open(&s.db, BreakerConfig::default()).expect("open");
+    let s = TempDb::empty();
+    let cb = ProductionCircuitBreaker::open(&s.path, BreakerConfig::default()).expect("open");
     cb.trip("esc\x1b]0;pwned\x07rtl\u{202e}x", "r\x1b[2J", "u")
         .expect("trip");
     drop(cb);
@@ -153,8 +152,8 @@ fn hostile_names_are_escaped_on_a_terminal() {
         &["audit"],
         &["--json", "audit"],
     ] {
-        let mut cmd = clean(&bin());
-        cmd.arg("--db").arg(&s.db).args(args).env("NO_COLOR", "1");
+        let mut cmd = breakerctl();
+        cmd.arg("--db").arg(&s.path).args(args).env("NO_COLOR", "1");
         let mut session = Session::spawn(cmd).expect("spawn on a pty");
         session.set_expect_timeout(Some(std::time::Duration::from_secs(10)));
         let seen = session.expect(Eof).expect("output");
@@ -176,32 +175,32 @@ fn hostile_names_are_escaped_on_a_terminal() {
 
 #[test]
 fn ten_kilobyte_names_are_refused_and_reasons_stored_whole() {
-    let s = scratch();
-    populated(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
     let name = "n".repeat(10 * 1024);
-    ctl(&s.db, &["trip", &name, "--reason", "r", "--create"])
+    ctl(&s.path, &["trip", &name, "--reason", "r", "--create"])
         .code(2)
         .says(&["10240 bytes long", "at most 256"]);
-    ctl(&s.db, &["status", &name]).code(4);
-    ctl(&s.db, &["reset", &name, "--force", "--reason", "r"])
+    ctl(&s.path, &["status", &name]).code(4);
+    ctl(&s.path, &["reset", &name, "--force", "--reason", "r"])
         .code(2)
         .says(&["at most 256"]);
-    let filtered = ctl(&s.db, &["audit", &name]);
+    let filtered = ctl(&s.path, &["audit", &name]);
     filtered.code(0);
     assert!(filtered.stdout.contains("no audit rows match"));
 
     let reason = format!("{}\x1b[2J{}", "r".repeat(5 * 1024), "\u{202e}".repeat(1024));
     let user = "u".repeat(10 * 1024);
     let trip = ctl(
-        &s.db,
+        &s.path,
         &["trip", "beta", "--reason", &reason, "--user", &user],
     );
     trip.code(0);
-    let rows = ctl(&s.db, &["--json", "audit", "beta", "--limit", "1"]).json();
+    let rows = ctl(&s.path, &["--json", "audit", "beta", "--limit", "1"]).json();
     assert_eq!(rows[0]["reason"], reason.as_str());
     assert_eq!(rows[0]["user"], user.as_str());
     for args in [&["audit"][..], &["status", "beta"], &["status-all"]] {
-        let run = ctl(&s.db, args);
+        let run = ctl(&s.path, args);
         run.code(0);
         printable(&run);
         // Tables shorten long values; no line carries the whole 10 KB.
@@ -209,13 +208,13 @@ fn ten_kilobyte_names_are_refused_and_reasons_stored_whole() {
             assert!(run.stdout.lines().all(|l| l.len() < 2048), "{args:?}");
         }
     }
-    ctl(&s.db, &["audit", "verify"]).code(0);
+    ctl(&s.path, &["audit", "verify"]).code(0);
 }
 
 #[test]
 fn sql_metacharacters_are_plain_text() {
-    let s = scratch();
-    populated(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
     let names = [
         "x'); DROP TABLE circuit_breaker_state; --",
         "\"; DELETE FROM circuit_breaker_audit; --",
@@ -225,31 +224,31 @@ fn sql_metacharacters_are_plain_text() {
     ];
     for name in names {
         ctl(
-            &s.db,
+            &s.path,
             &["trip", name, "--reason", "'; DROP TABLE x; --", "--create"],
         )
         .code(0);
-        let doc = ctl(&s.db, &["--json", "status", name]).json();
+        let doc = ctl(&s.path, &["--json", "status", name]).json();
         assert_eq!(doc["bookmaker"], name);
         assert_eq!(doc["audit"][0]["reason"], "'; DROP TABLE x; --");
     }
     // LIKE wildcards and quotes in filters match nothing but themselves.
-    let none = ctl(&s.db, &["audit", "--user", "' OR '1'='1"]);
+    let none = ctl(&s.path, &["audit", "--user", "' OR '1'='1"]);
     assert!(none.code(0).stdout.contains("no audit rows match"));
-    ctl(&s.db, &["status", "100%"]).code(4);
-    ctl(&s.db, &["audit", "--action", "TRIP' OR '1'='1"])
+    ctl(&s.path, &["status", "100%"]).code(4);
+    ctl(&s.path, &["audit", "--action", "TRIP' OR '1'='1"])
         .code(2)
         .says(&["invalid --action"]);
-    let all = ctl(&s.db, &["--json", "status-all"]).json();
+    let all = ctl(&s.path, &["--json", "status-all"]).json();
     assert_eq!(all.as_array().map(Vec::len), Some(2 + names.len()));
-    ctl(&s.db, &["audit", "verify"]).code(0);
-    ctl(&s.db, &["doctor", "--alert-window", "1h"]).code(0);
+    ctl(&s.path, &["audit", "verify"]).code(0);
+    ctl(&s.path, &["doctor", "--alert-window", "1h"]).code(0);
 }
 
 #[test]
 fn invalid_utf8_arguments_are_usage_errors() {
-    let s = scratch();
-    populated(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
     let bad = OsStr::from_bytes(b"bad\xff\xfename");
     let o = OsStr::new;
     for args in [
@@ -264,7 +263,7 @@ fn invalid_utf8_arguments_are_usage_errors() {
         vec![o("--busy-timeout"), bad, o("status-all")],
         vec![bad],
     ] {
-        let run = ctl_os(&s.db, &args);
+        let run = ctl_os(&s.path, &args);
         run.code(2);
         printable(&run);
     }
@@ -274,16 +273,16 @@ fn invalid_utf8_arguments_are_usage_errors() {
     gone.code(6).says(&["no breaker database"]);
     printable(&gone);
     // Invalid UTF-8 in the environment: the user falls back, the path is used as given.
-    let mut cmd = clean(&bin());
+    let mut cmd = breakerctl();
     cmd.arg("--db")
-        .arg(&s.db)
+        .arg(&s.path)
         .args(["trip", "alpha", "--reason", "env"])
         .env("BREAKERCTL_USER", OsStr::from_bytes(b"\xffuser"))
         .env("USER", "fallback");
     run(&mut cmd).code(0);
-    let last = ctl(&s.db, &["--json", "audit", "alpha", "--limit", "1"]).json();
+    let last = ctl(&s.path, &["--json", "audit", "alpha", "--limit", "1"]).json();
     assert_eq!(last[0]["user"], "fallback");
-    let mut cmd = clean(&bin());
+    let mut cmd = breakerctl();
     cmd.env(
         "CIRCUIT_BREAKER_DB",
         OsStr::from_bytes(b"/nonexistent/\xff.db"),
@@ -294,8 +293,8 @@ fn invalid_utf8_arguments_are_usage_errors() {
 
 #[test]
 fn garbage_since_limit_and_other_values_are_usage_errors() {
-    let s = scratch();
-    populated(&s.db);
+    let s = TempDb::empty();
+    populated(&s.path);
     for since in [
         "garbage",
         "",
@@ -308,12 +307,12 @@ fn garbage_since_limit_and_other_values_are_usage_errors() {
         "1h\x1b[2J",
         "\u{202e}h1",
     ] {
-        let run = ctl(&s.db, &["audit", &format!("--since={since}")]);
+        let run = ctl(&s.path, &["audit", &format!("--since={since}")]);
         run.code(2).says(&["invalid --since"]);
         printable(&run);
     }
     for limit in ["0", "-1", "abc", "1e3", "99999999999", "", "1.5", "０"] {
-        ctl(&s.db, &["audit", "--limit", limit]).code(2);
+        ctl(&s.path, &["audit", "--limit", limit]).code(2);
     }
     for args in [
         &["--busy-timeout", "soon", "status-all"][..],
@@ -335,18 +334,18 @@ fn garbage_since_limit_and_other_values_are_usage_errors() {
         &["trip", "   ", "--reason", "r", "--create"],
         &["no-such-command"],
     ] {
-        let run = ctl(&s.db, args);
+        let run = ctl(&s.path, args);
         run.code(2);
         printable(&run);
     }
     // Absurd but well-formed values are accepted without a panic.
     ctl(
-        &s.db,
+        &s.path,
         &["--busy-timeout", "18446744073709551615", "status-all"],
     )
     .code(0);
     ctl(
-        &s.db,
+        &s.path,
         &[
             "--busy-timeout",
             "3000000s",
@@ -358,19 +357,23 @@ fn garbage_since_limit_and_other_values_are_usage_errors() {
     )
     .code(0);
     ctl(
-        &s.db,
+        &s.path,
         &["--cooldown", "18446744073709551615", "reset", "alpha"],
     )
     .code(3);
     ctl(
-        &s.db,
+        &s.path,
         &["--reset-timeout", "18446744073709551615", "status-all"],
     )
     .code(0);
-    ctl(&s.db, &["doctor", "--alert-window", "18446744073709551615"]).code(0);
-    ctl(&s.db, &["audit", "--since", "18446744073709551615"]).code(0);
     ctl(
-        &s.db,
+        &s.path,
+        &["doctor", "--alert-window", "18446744073709551615"],
+    )
+    .code(0);
+    ctl(&s.path, &["audit", "--since", "18446744073709551615"]).code(0);
+    ctl(
+        &s.path,
         &[
             "audit",
             "--since",
@@ -381,7 +384,7 @@ fn garbage_since_limit_and_other_values_are_usage_errors() {
     )
     .code(0);
     // With --json, errors are one JSON document on stderr.
-    let run = ctl(&s.db, &["--json", "audit", "--since", "garbage\x1b"]);
+    let run = ctl(&s.path, &["--json", "audit", "--since", "garbage\x1b"]);
     run.code(2);
     let doc: serde_json::Value = serde_json::from_str(run.stderr.trim()).expect("JSON error");
     assert_eq!(doc["exitCode"], 2);
@@ -623,18 +626,18 @@ fn check_argv(argv: &[OsString], db: &Path) -> Result<(), TestCaseError> {
 fn fuzz_db(which: &'static str) -> std::path::PathBuf {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static DBS: OnceLock<Mutex<HashMap<&'static str, Scratch>>> = OnceLock::new();
+    static DBS: OnceLock<Mutex<HashMap<&'static str, TempDb>>> = OnceLock::new();
     let mut dbs = DBS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     dbs.entry(which)
         .or_insert_with(|| {
-            let s = scratch();
-            populated(&s.db);
+            let s = TempDb::empty();
+            populated(&s.path);
             s
         })
-        .db
+        .path
         .clone()
 }
 

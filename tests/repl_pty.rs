@@ -3,6 +3,8 @@
 //! (also with two consoles writing it at once). And plain `breakerctl` off a terminal must
 //! never wait for input.
 
+use crate::support::fixture::TempDb;
+use crate::support::run::breakerctl;
 use expectrl::process::unix::WaitStatus;
 use expectrl::session::OsSession;
 use expectrl::{ControlCode, Eof, Expect, Session};
@@ -10,8 +12,6 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_breakerctl");
 
 /// A temporary database with `pinnacle` and `betfair` tripped, and a private state folder.
 struct Fixture {
@@ -21,8 +21,8 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("cb.db");
+        // The console's prompt shows the file's name.
+        let TempDb { dir, path: db } = TempDb::named("cb.db");
         let f = Fixture { dir, db };
         f.cli(&["init"]);
         for name in ["pinnacle", "betfair"] {
@@ -44,26 +44,17 @@ impl Fixture {
             .collect()
     }
 
+    /// The console's own settings, on top of the clean environment of `breakerctl()`.
     fn env(&self, cmd: &mut Command) {
-        for k in [
-            "CIRCUIT_BREAKER_DB",
-            "BREAKERCTL_COOLDOWN",
-            "BREAKERCTL_FAILURE_THRESHOLD",
-            "BREAKERCTL_RESET_TIMEOUT",
-            "CLICOLOR_FORCE",
-        ] {
-            cmd.env_remove(k);
-        }
         cmd.env("HOME", self.dir.path())
             .env("XDG_STATE_HOME", self.state())
-            .env("BREAKERCTL_USER", "tester")
             .env("NO_COLOR", "1")
             .env("TERM", "xterm");
     }
 
     /// Runs the CLI (no terminal) and returns its stdout; it must succeed.
     fn cli(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = breakerctl();
         cmd.args(args)
             .arg("--db")
             .arg(&self.db)
@@ -86,7 +77,7 @@ impl Fixture {
 
     /// The console on a pseudo-terminal, started with `args` before `--db`.
     fn console(&self, args: &[&str]) -> OsSession {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = breakerctl();
         cmd.args(args).arg("--db").arg(&self.db);
         self.env(&mut cmd);
         let mut session = Session::spawn(cmd).expect("spawn on a pty");
@@ -268,7 +259,7 @@ fn two_consoles_share_the_history_and_ctrl_c_ends_a_watch() {
 #[test]
 fn plain_breakerctl_off_a_terminal_does_not_wait() {
     let f = Fixture::new();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = breakerctl();
     cmd.arg("--db")
         .arg(&f.db)
         // A pipe that stays open: a program reading it would block for ever.

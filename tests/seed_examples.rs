@@ -1,16 +1,14 @@
 //! Every `@example` of the seed's sections 12.1 to 12.4, as a test against a real SQLite file.
 //! Each test names the example's number; the seed's TypeScript is paraphrased in a comment.
 
-mod breaker_common;
-
-use breaker_common::*;
+use crate::support::breaker::*;
+use crate::support::fixture::TempDb;
 use breakerctl::clock::ManualClock;
 use breakerctl::load::FixedLoad;
 use breakerctl::metrics::RecordingMetrics;
 use breakerctl::storage::{AuditFilter, SCHEMA_VERSION};
 use breakerctl::{
-    BreakerConfig, BreakerError, BreakerState, CallContext, CallError, ProductionCircuitBreaker,
-    ResetOptions,
+    BreakerConfig, BreakerError, BreakerState, CallError, ProductionCircuitBreaker, ResetOptions,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -30,28 +28,11 @@ impl fmt::Display for TimeoutError {
     }
 }
 
-fn ctx(operation: &str, estimated_load: f64) -> CallContext<'_> {
-    CallContext::new(operation, estimated_load)
-}
-
-fn setup() -> (
-    TempDb,
-    ManualClock,
-    Arc<RecordingMetrics>,
-    ProductionCircuitBreaker,
-) {
-    let db = temp_db();
-    let clock = ManualClock::new(T0);
-    let metrics = Arc::new(RecordingMetrics::default());
-    let cb = open_manual(&db.path, seed_config(), &clock, &metrics);
-    (db, clock, metrics, cb)
-}
-
 // seed 12.1.1.1.1.0.0: `new ProductionCircuitBreaker(db, metrics)` on a new file creates the
 // tables circuit_breaker_state and circuit_breaker_audit.
 #[test]
 fn seed_12_1_1_1_1_database_initialization() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let nested = db.dir.path().join("data").join("circuit_breaker.db");
     assert!(!nested.exists());
     let cb = ProductionCircuitBreaker::open(&nested, BreakerConfig::default()).expect("open");
@@ -110,7 +91,7 @@ fn seed_12_1_1_1_1_1_metrics_integration() {
 // failures, re-tests after 30 s and allows a reset 30 s after the trip.
 #[test]
 fn seed_12_1_1_1_2_1_custom_thresholds() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let clock = ManualClock::new(T0);
     let metrics = Arc::new(RecordingMetrics::default());
     let config = BreakerConfig {
@@ -220,7 +201,7 @@ fn seed_12_1_2_1_1_immediate_rejection_when_tripped() {
 // LoadShedError, and circuit_breaker_rejected{reason="load_shed"} is incremented.
 #[test]
 fn seed_12_1_2_2_1_load_shedding() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let metrics = Arc::new(RecordingMetrics::default());
     let cb = ProductionCircuitBreaker::builder()
         .config(seed_config())
@@ -348,7 +329,7 @@ fn seed_12_1_2_4_2_hard_failure_handling() {
 // (process restart).
 #[test]
 fn seed_12_2_1_1_state_persistence() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let breaker1 = ProductionCircuitBreaker::open(&db.path, seed_config()).expect("open 1");
     breaker1
         .trip("draftkings", "Test trip", "tester")

@@ -1,50 +1,18 @@
 //! The precise semantics of the breaker, one behaviour per test, against a real SQLite
 //! file and a manual clock.
 
-mod breaker_common;
-
-use breaker_common::*;
-use breakerctl::clock::ManualClock;
+use crate::support::breaker::*;
+use crate::support::executor::{YieldOnce, block_on};
+use crate::support::fixture::TempDb;
 use breakerctl::load::{FixedLoad, SettableLoad};
 use breakerctl::metrics::RecordingMetrics;
-use breakerctl::{
-    BreakerConfig, BreakerError, BreakerState, CallContext, CallError, ProductionCircuitBreaker,
-    ResetOptions,
-};
+use breakerctl::{BreakerError, BreakerState, CallError, ProductionCircuitBreaker, ResetOptions};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 const BK: &str = "draftkings";
-
-fn ctx(operation: &str, estimated_load: f64) -> CallContext<'_> {
-    CallContext::new(operation, estimated_load)
-}
-
-fn setup_with(
-    config: BreakerConfig,
-) -> (
-    TempDb,
-    ManualClock,
-    Arc<RecordingMetrics>,
-    ProductionCircuitBreaker,
-) {
-    let db = temp_db();
-    let clock = ManualClock::new(T0);
-    let metrics = Arc::new(RecordingMetrics::default());
-    let cb = open_manual(&db.path, config, &clock, &metrics);
-    (db, clock, metrics, cb)
-}
-
-fn setup() -> (
-    TempDb,
-    ManualClock,
-    Arc<RecordingMetrics>,
-    ProductionCircuitBreaker,
-) {
-    setup_with(seed_config())
-}
 
 fn fail(cb: &ProductionCircuitBreaker, message: &str) -> Result<(), CallError<String>> {
     cb.call_api(BK, &ctx("probe_api", 10.0), || {
@@ -263,7 +231,7 @@ fn timeouts_are_classified_by_message_or_by_the_caller() {
 
 #[test]
 fn load_shedding_only_for_heavy_operations_above_the_threshold() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let metrics = Arc::new(RecordingMetrics::default());
     let load = Arc::new(SettableLoad::new(0.9));
     let cb = ProductionCircuitBreaker::builder()
@@ -331,7 +299,7 @@ fn load_shedding_only_for_heavy_operations_above_the_threshold() {
 
 #[test]
 fn a_tripped_breaker_rejects_before_load_shedding() {
-    let db = temp_db();
+    let db = TempDb::empty();
     let metrics = Arc::new(RecordingMetrics::default());
     let cb = ProductionCircuitBreaker::builder()
         .config(seed_config())

@@ -1,22 +1,15 @@
 //! `breakerctl serve` end to end: the real binary on a real database, scraped over real HTTP on
 //! 127.0.0.1, and counters written by two separate library processes adding up in one scrape.
 
+use crate::support::child::child_test;
+use crate::support::run::ctl_command;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_breakerctl");
-
 fn cli(db: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("BREAKERCTL_USER", "tester")
-        .env_remove("CIRCUIT_BREAKER_DB")
-        .output()
-        .expect("run breakerctl")
+    ctl_command(db, args).output().expect("run breakerctl")
 }
 
 /// A running `breakerctl serve` on an ephemeral loopback port; stopped with SIGTERM on drop.
@@ -27,10 +20,7 @@ struct Server {
 
 impl Server {
     fn start(db: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("--db")
-            .arg(db)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+        let mut child = ctl_command(db, &["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -229,8 +219,7 @@ fn counters_of_two_processes_add_up_in_one_scrape() {
     );
     let children: Vec<Child> = (0..2)
         .map(|_| {
-            Command::new(std::env::current_exe().expect("test binary"))
-                .args(["--ignored", "--exact", "child_rejects_calls", "--nocapture"])
+            child_test(module_path!(), "child_rejects_calls")
                 .env(CHILD_DB, &db)
                 .stdout(Stdio::null())
                 .spawn()

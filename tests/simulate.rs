@@ -1,18 +1,13 @@
 //! `breakerctl simulate` through the real binary: short steady and outage runs, their JSON
 //! report, and the ordinary breaker database they leave behind (`status-all`, `audit`).
 
+use crate::support::run::ctl_command;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn breakerctl(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_breakerctl"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("CIRCUIT_BREAKER_DB")
-        .env_remove("BREAKERCTL_FAILURE_THRESHOLD")
-        .env_remove("BREAKERCTL_RESET_TIMEOUT")
+    ctl_command(db, args)
         .env("NO_COLOR", "1")
         .output()
         .expect("run breakerctl")

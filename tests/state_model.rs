@@ -4,9 +4,8 @@
 //! After every step the two must agree on each bookmaker's state, tripped flag, failure count
 //! and trip count, and on the outcome of every call and reset.
 
-mod breaker_common;
-
-use breaker_common::*;
+use crate::support::breaker::*;
+use crate::support::fixture::TempDb;
 use breakerctl::clock::ManualClock;
 use breakerctl::metrics::RecordingMetrics;
 use breakerctl::{
@@ -320,7 +319,7 @@ fn compare(
 }
 
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
-    let db = temp_db();
+    let db = TempDb::empty();
     let clock = ManualClock::new(T0);
     let cb = open_manual(
         &db.path,

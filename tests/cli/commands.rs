@@ -1,7 +1,9 @@
 //! Each command's behaviour and JSON shape: status-all (ls), status, trip, reset, audit, the
 //! typo guard, the cooldown, forced resets and who gets recorded in the audit trail.
 
-use crate::support::{Fixture, array, assert_epoch_ms, field, names, now_ms};
+use crate::support::breaker::now_ms;
+use crate::support::fixture::TempDb;
+use crate::support::json::{array, assert_epoch_ms, field, names};
 use serde_json::Value;
 
 /// The seed's `BookmakerStatus` keys (camelCase) plus `state`.
@@ -47,8 +49,8 @@ fn assert_status_shape(v: &Value) {
 
 /// alpha and charlie closed (one failure each), bravo tripped by ten failures, zulu tripped by
 /// an operator.
-fn mixed() -> Fixture {
-    let f = Fixture::with(&["alpha", "charlie"]);
+fn mixed() -> TempDb {
+    let f = TempDb::with(&["alpha", "charlie"]);
     let cb = f.library();
     for _ in 0..10 {
         cb.record_failure("bravo", "503 Service Unavailable")
@@ -108,7 +110,7 @@ fn status_all_table_is_sorted_open_first_and_tripped_filters() {
     assert_eq!(tripped_table.lines().count(), 3, "{tripped_table}");
     assert!(!tripped_table.contains("alpha"));
 
-    let calm = Fixture::with(&["alpha"]);
+    let calm = TempDb::with(&["alpha"]);
     assert_eq!(
         calm.run(&["status-all", "--tripped"]).ok().stdout,
         "no tripped breakers\n"
@@ -148,7 +150,7 @@ fn status_shows_one_breaker_with_its_latest_audit_rows() {
 
 #[test]
 fn unknown_names_are_exit_4_with_did_you_mean() {
-    let f = Fixture::with(&["draftkings", "fanduel"]);
+    let f = TempDb::with(&["draftkings", "fanduel"]);
     let audit_before = f.audit_rows();
     for args in [
         &["status", "draftkngs"][..],
@@ -177,7 +179,7 @@ fn unknown_names_are_exit_4_with_did_you_mean() {
 
 #[test]
 fn trip_guards_against_typos_and_creates_only_when_asked() {
-    let f = Fixture::with(&["draftkings"]);
+    let f = TempDb::with(&["draftkings"]);
     let r = f.run(&["trip", "drafkings", "--reason", "bad odds"]);
     r.code(4);
     assert!(
@@ -246,7 +248,7 @@ fn trip_guards_against_typos_and_creates_only_when_asked() {
 
 #[test]
 fn trip_refuses_bad_input_with_exit_2() {
-    let f = Fixture::with(&["draftkings"]);
+    let f = TempDb::with(&["draftkings"]);
     f.run(&["trip", "draftkings"]).code(2); // --reason is required
     f.run(&["trip", "draftkings", "--reason", "  "]).code(2);
     f.run(&["trip", "new\u{1b}[2Jname", "--reason", "x", "--create"])
@@ -290,7 +292,7 @@ fn cooldown_numbers(stderr: &str, name: &str) -> (u64, u64, u64) {
 
 #[test]
 fn reset_inside_the_cooldown_is_denied_then_forced_with_audit_rows() {
-    let f = Fixture::with(&["fanduel"]);
+    let f = TempDb::with(&["fanduel"]);
     f.run(&["trip", "fanduel", "--reason", "errors"]).ok();
 
     let denied = f.run(&["reset", "fanduel", "--reason", "looks fine"]);
@@ -359,7 +361,7 @@ fn reset_inside_the_cooldown_is_denied_then_forced_with_audit_rows() {
 
 #[test]
 fn reset_after_the_cooldown_is_allowed() {
-    let f = Fixture::empty();
+    let f = TempDb::empty();
     let cb = f.library_at(now_ms() - 10 * 60 * 1000);
     cb.trip("betmgm", "maintenance", "ops").unwrap();
     drop(cb);
@@ -382,10 +384,10 @@ fn reset_after_the_cooldown_is_allowed() {
 
 #[test]
 fn reset_dry_run_writes_nothing() {
-    let f = Fixture::with(&["fanduel"]);
+    let f = TempDb::with(&["fanduel"]);
     f.run(&["trip", "fanduel", "--reason", "errors"]).ok();
     let rows = f.audit_rows();
-    let bytes = std::fs::read(&f.db).unwrap();
+    let bytes = std::fs::read(&f.path).unwrap();
 
     let r = f.run(&["reset", "fanduel", "--dry-run"]);
     r.code(3);
@@ -422,12 +424,12 @@ fn reset_dry_run_writes_nothing() {
 
     assert_eq!(f.audit_rows(), rows, "no audit rows");
     assert_eq!(f.status("fanduel")["state"], "forced_open");
-    assert_eq!(std::fs::read(&f.db).unwrap(), bytes, "file unchanged");
+    assert_eq!(std::fs::read(&f.path).unwrap(), bytes, "file unchanged");
 }
 
 /// Two old rows (2023, user `ancient`) and three new ones (now, users tester and alice).
-fn audit_history() -> Fixture {
-    let f = Fixture::empty();
+fn audit_history() -> TempDb {
+    let f = TempDb::empty();
     let cb = f.library_at(1_700_000_000_000); // 2023-11-14T22:13:20Z
     cb.trip("oldbook", "long ago", "ancient").unwrap();
     drop(cb);
@@ -545,7 +547,7 @@ fn audit_rejects_bad_filters_with_exit_2() {
 
 #[test]
 fn audit_default_limit_is_50() {
-    let f = Fixture::with(&["fanduel"]);
+    let f = TempDb::with(&["fanduel"]);
     let cb = f.library_at(now_ms() - 3_600_000);
     for i in 0..30 {
         cb.trip("fanduel", &format!("trip {i}"), "ops").unwrap();
@@ -600,7 +602,7 @@ fn audit_verify_passes_then_catches_an_edit_with_exit_1() {
 
 /// The user recorded for a trip made with `env` set and extra arguments.
 fn recorded_user(env: &[(&str, &str)], extra: &[&str]) -> String {
-    let f = Fixture::with(&["fanduel"]);
+    let f = TempDb::with(&["fanduel"]);
     let mut cmd = f.cmd();
     cmd.env_remove("BREAKERCTL_USER");
     for (k, v) in env {
@@ -608,7 +610,7 @@ fn recorded_user(env: &[(&str, &str)], extra: &[&str]) -> String {
     }
     cmd.args(["trip", "fanduel", "--reason", "who am i"])
         .args(extra);
-    crate::support::run(&mut cmd).ok();
+    crate::support::run::run(&mut cmd).ok();
     let audit = f.run(&["audit", "--json"]).ok().json();
     audit[0]["user"].as_str().unwrap().to_owned()
 }
@@ -647,7 +649,7 @@ fn metrics_prints_the_exposition() {
 /// clock ahead of ours, which counts as now) must not overflow the rounding of the dry run.
 #[test]
 fn reset_dry_run_with_a_huge_cooldown_does_not_overflow() {
-    let f = Fixture::new();
+    let f = TempDb::new();
     f.library_at(now_ms() + 3_600_000)
         .trip("fanduel", "maintenance", "tester")
         .expect("trip");

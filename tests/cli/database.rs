@@ -1,7 +1,8 @@
 //! Which files the CLI accepts, and what it does to the ones it refuses (nothing): missing,
 //! foreign, corrupt and too-new databases, `init`, and a write lock held by someone else.
 
-use crate::support::{Fixture, breakerctl, run};
+use crate::support::fixture::TempDb;
+use crate::support::run::{breakerctl, run};
 
 /// Every command that needs an existing database, as arguments after `--db FILE`.
 const NEEDS_A_DATABASE: &[&[&str]] = &[
@@ -19,7 +20,7 @@ const NEEDS_A_DATABASE: &[&[&str]] = &[
 
 #[test]
 fn a_missing_database_is_exit_6_and_nothing_is_created() {
-    let f = Fixture::empty();
+    let f = TempDb::empty();
     for args in NEEDS_A_DATABASE {
         let r = f.run(args);
         r.code(6);
@@ -45,7 +46,7 @@ fn a_missing_database_is_exit_6_and_nothing_is_created() {
 
 #[test]
 fn a_database_in_a_missing_folder_is_exit_6_and_no_folder_is_created() {
-    let f = Fixture::empty();
+    let f = TempDb::empty();
     let db = f.dir.path().join("nowhere").join("deeper").join("cb.db");
     for args in NEEDS_A_DATABASE {
         run(breakerctl().arg("--db").arg(&db).args(*args)).code(6);
@@ -61,7 +62,7 @@ fn a_database_in_a_missing_folder_is_exit_6_and_no_folder_is_created() {
 
 #[test]
 fn the_default_path_is_not_created_either() {
-    let f = Fixture::empty();
+    let f = TempDb::empty();
     for args in [
         &["status-all"][..],
         &["trip", "x", "--reason", "y", "--create"],
@@ -79,7 +80,7 @@ fn the_default_path_is_not_created_either() {
 
 #[test]
 fn init_creates_folder_and_schema_and_is_idempotent() {
-    let f = Fixture::empty();
+    let f = TempDb::empty();
     let db = f.dir.path().join("data").join("circuit_breaker.db");
     let first = run(breakerctl().arg("--db").arg(&db).arg("init"));
     first.ok();
@@ -121,22 +122,22 @@ fn init_creates_folder_and_schema_and_is_idempotent() {
         .args(["status-all", "--json"]));
     assert_eq!(json.ok().json(), serde_json::json!([]));
 
-    let fresh = Fixture::empty();
+    let fresh = TempDb::empty();
     let doc = fresh.run(&["init", "--json"]).ok().json();
     assert_eq!(doc["created"], true);
 }
 
-/// Runs every command (and `init`) against `f.db` expecting exit 6 and `needle` in the
+/// Runs every command (and `init`) against `f.path` expecting exit 6 and `needle` in the
 /// message, and checks the file is byte-for-byte unchanged and nothing was left beside it.
-fn refused_untouched(f: &Fixture, needle: &str) {
-    let before = std::fs::read(&f.db).expect("read file");
+fn refused_untouched(f: &TempDb, needle: &str) {
+    let before = std::fs::read(&f.path).expect("read file");
     let files_before = f.files();
     for args in NEEDS_A_DATABASE.iter().copied().chain([&["init"][..]]) {
         let r = f.run(args);
         r.code(6);
         assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
         assert_eq!(
-            std::fs::read(&f.db).expect("read file"),
+            std::fs::read(&f.path).expect("read file"),
             before,
             "{args:?} changed the file"
         );
@@ -146,24 +147,24 @@ fn refused_untouched(f: &Fixture, needle: &str) {
 
 #[test]
 fn a_file_that_is_not_a_database_is_exit_6_and_unchanged() {
-    let f = Fixture::empty();
+    let f = TempDb::empty();
     let text = "these are my notes, not a database\n".repeat(200);
-    std::fs::write(&f.db, text).unwrap();
+    std::fs::write(&f.path, text).unwrap();
     refused_untouched(&f, "is not a circuit breaker database");
 
     // An empty file would silently become a database; it is refused too.
-    std::fs::write(&f.db, b"").unwrap();
+    std::fs::write(&f.path, b"").unwrap();
     for args in NEEDS_A_DATABASE {
         f.run(args).code(6);
     }
-    assert_eq!(std::fs::read(&f.db).unwrap(), b"");
+    assert_eq!(std::fs::read(&f.path).unwrap(), b"");
 }
 
 #[test]
 fn another_programs_sqlite_database_is_exit_6_and_unchanged() {
-    let f = Fixture::empty();
+    let f = TempDb::empty();
     {
-        let conn = rusqlite::Connection::open(&f.db).unwrap();
+        let conn = rusqlite::Connection::open(&f.path).unwrap();
         conn.execute_batch(
             "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);
              INSERT INTO users (name) VALUES ('ann'), ('bob');",
@@ -175,7 +176,7 @@ fn another_programs_sqlite_database_is_exit_6_and_unchanged() {
 
 #[test]
 fn a_newer_schema_is_exit_6_and_unchanged() {
-    let f = Fixture::with(&["fanduel"]);
+    let f = TempDb::with(&["fanduel"]);
     f.conn()
         .execute_batch("PRAGMA user_version = 99")
         .expect("set user_version");
@@ -195,13 +196,13 @@ fn a_newer_schema_is_exit_6_and_unchanged() {
 
 #[test]
 fn a_corrupt_database_is_exit_6() {
-    let f = Fixture::with(&["fanduel", "betmgm"]);
-    let mut bytes = std::fs::read(&f.db).unwrap();
+    let f = TempDb::with(&["fanduel", "betmgm"]);
+    let mut bytes = std::fs::read(&f.path).unwrap();
     // Scribble over the schema table on page 1, after the 100-byte header.
     for b in &mut bytes[100..1024] {
         *b = 0xA5;
     }
-    std::fs::write(&f.db, &bytes).unwrap();
+    std::fs::write(&f.path, &bytes).unwrap();
     for args in [
         &["status-all"][..],
         &["status", "fanduel"],
@@ -219,7 +220,7 @@ fn a_corrupt_database_is_exit_6() {
 
 #[test]
 fn a_held_write_lock_is_exit_5_after_the_busy_timeout_and_nothing_is_written() {
-    let f = Fixture::with(&["fanduel"]);
+    let f = TempDb::with(&["fanduel"]);
     let audit_before = f.audit_rows();
     let holder = f.conn();
     holder
@@ -298,10 +299,10 @@ impl Drop for Immutable<'_> {
 
 #[test]
 fn a_read_only_database_refuses_writes_with_exit_6_and_can_still_be_read() {
-    let f = Fixture::with(&["fanduel"]);
-    let before = std::fs::read(&f.db).unwrap();
+    let f = TempDb::with(&["fanduel"]);
+    let before = std::fs::read(&f.path).unwrap();
     // Tests often run as root, which file modes do not stop; an immutable file stops everyone.
-    let Some(_guard) = Immutable::set(&f.db) else {
+    let Some(_guard) = Immutable::set(&f.path) else {
         eprintln!("skipped: chattr +i is not available here");
         return;
     };
@@ -314,8 +315,8 @@ fn a_read_only_database_refuses_writes_with_exit_6_and_can_still_be_read() {
         assert!(r.stderr.contains("read-only"), "{args:?}: {}", r.stderr);
     }
     let ls = f.run(&["status-all", "--json"]);
-    assert_eq!(crate::support::names(&ls.ok().json()), ["fanduel"]);
+    assert_eq!(crate::support::json::names(&ls.ok().json()), ["fanduel"]);
     f.run(&["status", "fanduel"]).ok();
     f.run(&["audit"]).ok();
-    assert_eq!(std::fs::read(&f.db).unwrap(), before);
+    assert_eq!(std::fs::read(&f.path).unwrap(), before);
 }

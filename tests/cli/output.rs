@@ -1,7 +1,9 @@
 //! What reaches the terminal: escaped untrusted text, color only when wanted, JSON errors,
 //! the man page, completions, and a quiet exit when the reader goes away.
 
-use crate::support::{Fixture, breakerctl, run};
+use crate::support::fixture::TempDb;
+use crate::support::run::{breakerctl, run};
+use assert_cmd::assert::OutputAssertExt;
 use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 
@@ -26,8 +28,8 @@ fn assert_no_raw_controls(where_: &str, bytes: &[u8]) {
     }
 }
 
-fn hostile() -> Fixture {
-    let f = Fixture::empty();
+fn hostile() -> TempDb {
+    let f = TempDb::empty();
     let cb = f.library();
     cb.record_failure("bk", HOSTILE_ERROR).unwrap();
     cb.record_failure(HOSTILE_NAME, HOSTILE_ERROR).unwrap();
@@ -146,7 +148,7 @@ fn untrusted_names_in_errors_are_escaped() {
 
 #[test]
 fn json_errors_go_to_stderr_as_one_document() {
-    let f = Fixture::with(&["fanduel"]);
+    let f = TempDb::with(&["fanduel"]);
     for (args, code) in [
         (&["--json", "status", "nope"][..], 4),
         (&["--output", "json", "status", "nope"], 4),
@@ -176,8 +178,8 @@ fn json_errors_go_to_stderr_as_one_document() {
     );
 }
 
-fn tripped() -> Fixture {
-    let f = Fixture::with(&["alpha"]);
+fn tripped() -> TempDb {
+    let f = TempDb::with(&["alpha"]);
     let cb = f.library();
     cb.trip("zulu", "maintenance", "ops").unwrap();
     drop(cb);
@@ -245,8 +247,8 @@ fn man_page_is_roff_and_help_lists_exit_codes() {
 }
 
 /// A database with `n` breakers, written directly for speed.
-fn many(n: usize) -> Fixture {
-    let f = Fixture::new();
+fn many(n: usize) -> TempDb {
+    let f = TempDb::new();
     let mut conn = f.conn();
     let tx = conn.transaction().unwrap();
     {
@@ -256,7 +258,7 @@ fn many(n: usize) -> Fixture {
                  last_failure_at, updated_at) VALUES (?1, 1, 'timeout talking to upstream', ?2, ?2)",
             )
             .unwrap();
-        let now = crate::support::now_ms();
+        let now = crate::support::breaker::now_ms();
         for i in 0..n {
             insert
                 .execute(rusqlite::params![format!("bookmaker-{i:05}"), now])
@@ -268,9 +270,9 @@ fn many(n: usize) -> Fixture {
 }
 
 /// Runs `args`, reads one line of output, closes the pipe and waits.
-fn read_one_line_then_close(f: &Fixture, args: &[&str]) -> (i32, String, String) {
+fn read_one_line_then_close(f: &TempDb, args: &[&str]) -> (i32, String, String) {
     let mut child = f
-        .std_cmd()
+        .cmd()
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -318,7 +320,7 @@ fn a_closed_pipe_ends_quietly_with_0() {
 
 #[test]
 fn a_reader_gone_before_anything_is_written_is_also_fine() {
-    let f = Fixture::with(&["alpha"]);
+    let f = TempDb::with(&["alpha"]);
     for args in [
         &["completions", "bash"][..],
         &["completions", "zsh"],
@@ -326,7 +328,7 @@ fn a_reader_gone_before_anything_is_written_is_also_fine() {
         &["status-all"],
     ] {
         let mut child = f
-            .std_cmd()
+            .cmd()
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

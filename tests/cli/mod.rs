@@ -5,4 +5,3 @@
 mod commands;
 mod database;
 mod output;
-mod support;

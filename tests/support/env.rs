@@ -1,4 +1,4 @@
-//! The real binary with a clean environment, shared by the test suites that run it.
+//! The one clean environment for every run of the binary.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,15 +17,19 @@ pub const INHERITED: &[&str] = &[
     "BREAKERCTL_FAILURE_THRESHOLD",
     "BREAKERCTL_RESET_TIMEOUT",
     "COMPLETE",
+    "_CLAP_COMPLETE_INDEX",
+    "_CLAP_COMPLETE_COMP_TYPE",
+    "_CLAP_COMPLETE_SPACE",
+    "_CLAP_IFS",
     "COLUMNS",
 ];
 
-/// `program` without the inherited settings, recording audit rows as `user`.
-pub fn clean_command(program: &Path, user: &str) -> Command {
+/// `program` without the inherited settings, recording audit rows as user `tester`.
+pub fn clean_command(program: &Path) -> Command {
     let mut cmd = Command::new(program);
     for var in INHERITED {
         cmd.env_remove(var);
     }
-    cmd.env("BREAKERCTL_USER", user);
+    cmd.env("BREAKERCTL_USER", "tester");
     cmd
 }
