@@ -101,7 +101,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
         }
         'breakerctl;trip' {
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why (recorded in the audit trail)')
-            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name); the OS user is recorded beside it')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The breaker database')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)')
@@ -119,7 +119,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
         }
         'breakerctl;reset' {
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why (required with --force)')
-            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name); the OS user is recorded beside it')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The breaker database')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)')
@@ -138,6 +138,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
             break
         }
         'breakerctl;audit' {
+            [CompletionResult]::new('--bookmaker', '--bookmaker', [CompletionResultType]::ParameterName, 'Only this breaker, by option (for a breaker named like a subcommand: `--bookmaker verify`)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only rows since a duration ago (1h, 30m) or an RFC 3339 time')
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Only this action (TRIP, RESET, RESET_DENIED, PROBE_START, CLOSE, REOPEN)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only this user')
@@ -262,6 +263,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakerctl' -ScriptBlock {
             [CompletionResult]::new('--cooldown', '--cooldown', [CompletionResultType]::ParameterName, 'Reset cooldown the services use')
             [CompletionResult]::new('--failure-threshold', '--failure-threshold', [CompletionResultType]::ParameterName, 'Weighted failures that trip a breaker')
             [CompletionResult]::new('--reset-timeout', '--reset-timeout', [CompletionResultType]::ParameterName, 'How long an automatic trip lasts before a half-open probe')
+            [CompletionResult]::new('--allow-real-breakers', '--allow-real-breakers', [CompletionResultType]::ParameterName, 'Run even though the database holds breakers that are not simulated (`sim-*`): the simulated ones then sit, and page, beside the real ones')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as --output json')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -167,12 +167,16 @@ _breakerctl() {
             return 0
             ;;
         breakerctl__subcmd__audit)
-            opts="-h -V --since --action --user --limit --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version verify help"
+            opts="-h -V --bookmaker --since --action --user --limit --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --bookmaker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --since)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -885,7 +889,7 @@ _breakerctl() {
             return 0
             ;;
         breakerctl__subcmd__simulate)
-            opts="-h -V --scenario --duration --bookmakers --seed --callers --rate --client-timeout --probe-after --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version"
+            opts="-h -V --scenario --duration --bookmakers --seed --callers --rate --client-timeout --probe-after --allow-real-breakers --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -94,7 +94,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
         }
         &'breakerctl;trip'= {
             cand --reason 'Why (recorded in the audit trail)'
-            cand --user 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)'
+            cand --user 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name); the OS user is recorded beside it'
             cand --db 'The breaker database'
             cand --output 'Output format'
             cand --color 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)'
@@ -111,7 +111,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
         }
         &'breakerctl;reset'= {
             cand --reason 'Why (required with --force)'
-            cand --user 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)'
+            cand --user 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name); the OS user is recorded beside it'
             cand --db 'The breaker database'
             cand --output 'Output format'
             cand --color 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)'
@@ -129,6 +129,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand --version 'Print version'
         }
         &'breakerctl;audit'= {
+            cand --bookmaker 'Only this breaker, by option (for a breaker named like a subcommand: `--bookmaker verify`)'
             cand --since 'Only rows since a duration ago (1h, 30m) or an RFC 3339 time'
             cand --action 'Only this action (TRIP, RESET, RESET_DENIED, PROBE_START, CLOSE, REOPEN)'
             cand --user 'Only this user'
@@ -244,6 +245,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand --cooldown 'Reset cooldown the services use'
             cand --failure-threshold 'Weighted failures that trip a breaker'
             cand --reset-timeout 'How long an automatic trip lasts before a half-open probe'
+            cand --allow-real-breakers 'Run even though the database holds breakers that are not simulated (`sim-*`): the simulated ones then sit, and page, beside the real ones'
             cand --json 'Same as --output json'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -96,7 +96,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand status" -l json -d
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand status" -s V -l version -d 'Print version'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l reason -d 'Why (recorded in the audit trail)' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l user -d 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l user -d 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name); the OS user is recorded beside it' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -112,7 +112,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l json -d '
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -s V -l version -d 'Print version'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand reset" -l reason -d 'Why (required with --force)' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand reset" -l user -d 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand reset" -l user -d 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name); the OS user is recorded beside it' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand reset" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand reset" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -129,6 +129,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand reset" -l yes -d '
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand reset" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand reset" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand reset" -s V -l version -d 'Print version'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l bookmaker -d 'Only this breaker, by option (for a breaker named like a subcommand: `--bookmaker verify`)' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l since -d 'Only rows since a duration ago (1h, 30m) or an RFC 3339 time' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l action -d 'Only this action (TRIP, RESET, RESET_DENIED, PROBE_START, CLOSE, REOPEN)' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l user -d 'Only this user' -r
@@ -237,6 +238,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l busy-
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l cooldown -d 'Reset cooldown the services use' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l allow-real-breakers -d 'Run even though the database holds breakers that are not simulated (`sim-*`): the simulated ones then sit, and page, beside the real ones'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -s V -l version -d 'Print version'

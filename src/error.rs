@@ -1,6 +1,6 @@
 //! The library's errors. Each variant says what happened; the CLI maps them to exit codes.
 
-use crate::machine::BreakerState;
+use crate::machine::{BreakerState, CooldownFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,21 +27,23 @@ pub enum BreakerError {
     #[error("{} is read-only: {detail}", path.display())]
     ReadOnly { path: PathBuf, detail: String },
 
-    #[error("database is busy: another process held the write lock for more than {waited:?}")]
+    #[error("database is busy: another process held the write lock{}", busy_wait(*waited))]
     Busy { waited: Duration },
 
     #[error("database is corrupt: {detail}")]
     Corrupt { detail: String },
 
     #[error(
-        "reset denied: {bookmaker} tripped {}s ago; cooldown {}s, {}s left",
-        elapsed.as_secs(), cooldown.as_secs(), remaining.as_secs().max(1)
+        "reset denied: {}; cooldown {}s, {}s left",
+        cooldown_subject(bookmaker, *from, *elapsed), cooldown.as_secs(), remaining.as_secs().max(1)
     )]
     CooldownActive {
         bookmaker: String,
         elapsed: Duration,
         remaining: Duration,
         cooldown: Duration,
+        /// Whether the cooldown counts from the trip or from the last failure.
+        from: CooldownFrom,
     },
 
     #[error("a forced reset needs a non-empty reason")]
@@ -74,6 +76,25 @@ pub enum BreakerError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// " for more than 5s", or nothing with no wait at all (`--busy-timeout 0s`).
+fn busy_wait(waited: Duration) -> String {
+    if waited.is_zero() {
+        " (--busy-timeout 0 waits for nothing)".to_owned()
+    } else {
+        format!(" for more than {waited:?}")
+    }
+}
+
+/// "NAME tripped 3s ago" or "NAME's last failure was 3s ago": what the cooldown counts from.
+fn cooldown_subject(bookmaker: &str, from: CooldownFrom, elapsed: Duration) -> String {
+    match from {
+        CooldownFrom::Trip => format!("{bookmaker} tripped {}s ago", elapsed.as_secs()),
+        CooldownFrom::LastFailure => {
+            format!("{bookmaker}'s last failure was {}s ago", elapsed.as_secs())
+        }
+    }
 }
 
 impl BreakerError {

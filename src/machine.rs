@@ -427,8 +427,9 @@ pub fn probe_failed(
     (next, transition)
 }
 
-/// An operator trips the breaker. Like the original, the trip time is also written as the last
-/// failure, so the reset cooldown covers a manual trip.
+/// An operator trips the breaker. `last_failure_at` stays the last real failure (a reader must
+/// not conclude the upstream is failing now); the cooldown counts from the trip time, which is
+/// stored (`cooldown_since` takes the later of the two).
 pub fn manual_trip(row: Option<&BreakerRow>, bookmaker: &str, now: i64) -> BreakerRow {
     let mut next = row
         .cloned()
@@ -439,11 +440,30 @@ pub fn manual_trip(row: Option<&BreakerRow>, bookmaker: &str, now: i64) -> Break
     next.tripped = true;
     next.trip_kind = Some(TripKind::Manual);
     next.tripped_at = Some(now);
-    next.last_failure_at = Some(now);
     next.probe_lease_until = None;
     next.probe_owner = None;
     next.updated_at = now;
     next
+}
+
+/// What the reset cooldown counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CooldownFrom {
+    /// The trip (automatic or manual) is the later event.
+    Trip,
+    /// The last failure is the later event (or the breaker never tripped).
+    LastFailure,
+}
+
+/// Which event the cooldown counts from: the trip when the breaker is tripped and its trip is
+/// at least as late as the last failure, else the last failure.
+pub fn cooldown_from(row: &BreakerRow) -> CooldownFrom {
+    match (row.tripped, row.trip_started_at(), row.last_failure_at) {
+        (true, Some(trip), Some(failure)) if trip >= failure => CooldownFrom::Trip,
+        (true, Some(_), None) => CooldownFrom::Trip,
+        _ => CooldownFrom::LastFailure,
+    }
 }
 
 /// Whether a reset may go ahead now.
@@ -640,6 +660,36 @@ mod tests {
             admit(Some(&row), &r, 10 * r.reset_timeout_ms),
             Admission::Reject(BreakerState::ForcedOpen)
         );
+    }
+
+    #[test]
+    fn manual_trip_keeps_the_last_real_failure_and_counts_the_cooldown_from_the_trip() {
+        let r = rules();
+        let mut row = BreakerRow::new("bk", 0);
+        row.last_failure_at = Some(500);
+        let tripped = manual_trip(Some(&row), "bk", 10_000);
+        assert_eq!(
+            tripped.last_failure_at,
+            Some(500),
+            "the real last failure stays"
+        );
+        assert_eq!(cooldown_since(&tripped), Some(10_000));
+        assert_eq!(cooldown_from(&tripped), CooldownFrom::Trip);
+        assert_eq!(
+            reset_decision(&tripped, &r, 10_000 + r.cooldown_ms - 1, false),
+            ResetDecision::Denied {
+                elapsed_ms: r.cooldown_ms - 1,
+                remaining_ms: 1
+            }
+        );
+        // Never tripped, recent failures: the cooldown counts from the last failure.
+        assert_eq!(cooldown_from(&row), CooldownFrom::LastFailure);
+        // A row of the original service: tripped, no tripped_at, trip time in last_failure_at.
+        let mut legacy = BreakerRow::new("bk", 0);
+        legacy.tripped = true;
+        legacy.last_failure_at = Some(700);
+        assert_eq!(cooldown_from(&legacy), CooldownFrom::Trip);
+        assert_eq!(cooldown_since(&legacy), Some(700));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod alerts;
 mod cli;
 mod completions;
 mod multiprocess;
+mod oncall;
 mod persistence;
 mod reliability_audit;
 mod reliability_contention;

@@ -52,7 +52,8 @@ fn forge(conn: &Connection, mut r: AuditRecord) {
     conn.execute(
         "INSERT OR REPLACE INTO circuit_breaker_audit (id, bookmaker, action, reason, user,
          timestamp, forced, state_before, state_after, failure_count, operation, host, pid,
-         prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         prev_hash, hash, os_user) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+         ?14, ?15, ?16)",
         params![
             r.id,
             r.bookmaker,
@@ -68,7 +69,8 @@ fn forge(conn: &Connection, mut r: AuditRecord) {
             r.host,
             r.pid,
             r.prev_hash,
-            r.hash
+            r.hash,
+            r.os_user
         ],
     )
     .expect("forge");

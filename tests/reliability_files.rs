@@ -230,7 +230,8 @@ fn a_folder_is_exit_6() {
         &all_commands(),
         &["not a circuit breaker database", "not a regular file"],
     );
-    refused(s.dir.path(), &s.path, &[&["init"]], &["unable to open"]);
+    // `init` too refuses what is not a regular file, creating nothing beside it.
+    refused(s.dir.path(), &s.path, &[&["init"]], &["not a regular file"]);
 }
 
 /// A populated database in a folder `nobody` can enter, or `None` (with a note) when the

@@ -483,7 +483,9 @@ fn seed_12_4_1_1_cooldown_enforcement() {
             elapsed,
             remaining,
             cooldown,
+            from,
         } => {
+            assert_eq!(from, breakerctl::machine::CooldownFrom::Trip);
             assert_eq!(bookmaker, "fanduel");
             assert_eq!(elapsed, Duration::from_secs(30));
             assert_eq!(remaining, Duration::from_secs(30));

@@ -563,6 +563,7 @@ fn reset_cooldown_force_and_audit_rows() {
             remaining,
             elapsed,
             cooldown,
+            ..
         } => {
             assert_eq!(bookmaker, BK);
             assert_eq!(remaining, Duration::from_secs(15));

@@ -177,8 +177,8 @@ impl Model {
         if e.open.is_none() {
             e.trip_count += 1;
         }
+        // The last failure stays the last real one; the cooldown counts from the trip.
         e.open = Some((Opener::Operator, now));
-        e.last_failure_at = Some(now);
     }
 
     fn reset(&mut self, name: &'static str, force: bool) -> ResetOutcome {

@@ -151,6 +151,7 @@ impl ProductionCircuitBreaker {
             state_after: t.after.as_str(),
             failure_count: row.failure_count,
             operation,
+            os_user: None,
         })
     }
 }

@@ -78,6 +78,7 @@ impl ProductionCircuitBreaker {
                 state_after: BreakerState::ForcedOpen.as_str(),
                 failure_count: next.failure_count,
                 operation: None,
+                os_user: Some(crate::process::os_user()),
             })?;
             Ok((
                 BookmakerStatus::from_row(&next, &inner.rules, now),
@@ -125,6 +126,7 @@ impl ProductionCircuitBreaker {
             elapsed_ms: since.map(|s| now.saturating_sub(s).max(0)),
             remaining_ms,
             cooldown_ms: rules.cooldown_ms,
+            cooldown_from: machine::cooldown_from(row),
         }
     }
 
@@ -160,6 +162,7 @@ impl ProductionCircuitBreaker {
                     state_after: before.as_str(),
                     failure_count: row.failure_count,
                     operation: None,
+                    os_user: Some(crate::process::os_user()),
                 })?;
                 let preview = self.preview(&row, now, false);
                 return Ok((Err(Some(preview)), None));
@@ -177,6 +180,7 @@ impl ProductionCircuitBreaker {
                 state_after: BreakerState::Closed.as_str(),
                 failure_count: row.failure_count,
                 operation: None,
+                os_user: Some(crate::process::os_user()),
             })?;
             tx.bump_counter(bookmaker, "", REASON_RESET, 1, now)?;
             if options.force {
@@ -225,6 +229,7 @@ impl ProductionCircuitBreaker {
                     elapsed: Duration::from_millis(u64::try_from(elapsed_ms).unwrap_or(0)),
                     remaining: Duration::from_millis(u64::try_from(p.remaining_ms).unwrap_or(0)),
                     cooldown: inner.config.cooldown,
+                    from: p.cooldown_from,
                 })
             }
         }

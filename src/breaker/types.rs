@@ -89,4 +89,6 @@ pub struct ResetPreview {
     pub elapsed_ms: Option<i64>,
     pub remaining_ms: i64,
     pub cooldown_ms: i64,
+    /// Whether the cooldown counts from the trip or from the last failure.
+    pub cooldown_from: machine::CooldownFrom,
 }

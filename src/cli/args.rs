@@ -108,8 +108,9 @@ pub enum Command {
         /// Why (recorded in the audit trail)
         #[arg(long, value_name = "TEXT")]
         reason: String,
-        /// Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)
-        #[arg(long, value_name = "USER")]
+        /// Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name); the OS user is
+        /// recorded beside it
+        #[arg(long, value_name = "USER", value_parser = parse_user)]
         user: Option<String>,
         /// Allow a name the database has never seen (a typo guard)
         #[arg(long)]
@@ -122,8 +123,9 @@ pub enum Command {
         /// Why (required with --force)
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
-        /// Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name)
-        #[arg(long, value_name = "USER")]
+        /// Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name); the OS user is
+        /// recorded beside it
+        #[arg(long, value_name = "USER", value_parser = parse_user)]
         user: Option<String>,
         /// Override the cooldown (needs --reason)
         #[arg(long, requires = "reason")]
@@ -191,6 +193,10 @@ pub enum Command {
         /// (short so that probes happen within it; the services' --reset-timeout is 60s)
         #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
         probe_after: Duration,
+        /// Run even though the database holds breakers that are not simulated (`sim-*`): the
+        /// simulated ones then sit, and page, beside the real ones
+        #[arg(long)]
+        allow_real_breakers: bool,
     },
     /// Interactive console (the same commands, with completion and history)
     Repl,
@@ -208,6 +214,9 @@ pub struct AuditQuery {
     /// Only this breaker
     #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
     pub name: Option<String>,
+    /// Only this breaker, by option (for a breaker named like a subcommand: `--bookmaker verify`)
+    #[arg(long, value_name = "NAME", conflicts_with = "name", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
+    pub bookmaker: Option<String>,
     /// Only rows since a duration ago (1h, 30m) or an RFC 3339 time
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
@@ -255,6 +264,16 @@ pub enum Shell {
 
 /// A failure threshold: a finite number above zero (NaN or infinity would never trip, or
 /// would make every status read `0/NaN`).
+/// A `--user` value: not empty (an empty name would hide who acted).
+pub fn parse_user(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(
+            "the user is empty; name who is acting, or leave --user out to record $USER".to_owned(),
+        );
+    }
+    Ok(s.trim().to_owned())
+}
+
 pub fn parse_threshold(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(n) if n.is_finite() && n > 0.0 => Ok(n),

@@ -30,6 +30,21 @@ pub fn execute(cli: &Cli, inv: &mut Invocation<'_>) -> Result<ExitCode> {
             .hint("see `breakerctl --help`")
             .into());
     };
+    if style.json()
+        && let Some(what) = match command {
+            Command::Metrics => Some("metrics prints the Prometheus text format"),
+            Command::Man => Some("man prints a roff man page"),
+            Command::Completions { .. } => Some("completions prints a shell script"),
+            _ => None,
+        }
+    {
+        // A consumer piping to `jq` must hear at once that no JSON is coming.
+        return Err(
+            CliError::usage(format!("--json is not supported here: {what}"))
+                .hint("status-all, status, audit and doctor have JSON forms")
+                .into(),
+        );
+    }
     match command {
         Command::StatusAll { tripped, watch } => status_all(g, &style, *tripped, *watch, inv),
         Command::Status { name } => status(g, &style, name, inv),
@@ -271,18 +286,48 @@ fn trip(
     }
     let user = resolve_user(user);
     let status = breaker.trip(name, reason, &user)?;
+    if create && !known.iter().any(|k| k == name) {
+        // --create answers the typo guard; a near miss still deserves a word.
+        let close: Vec<String> = crate::breaker::closest_names(name, &known)
+            .into_iter()
+            .filter(|k| strsim::levenshtein(k, name) <= 2)
+            .collect();
+        if let Some(near) = close.first() {
+            eprintln!(
+                "breakerctl: warning: {} is {} from the existing breaker {}; if that was a typo, trip {} instead",
+                escape(name),
+                match strsim::levenshtein(near, name) {
+                    1 => "one letter".to_owned(),
+                    n => format!("{n} letters"),
+                },
+                escape(near),
+                escape(near),
+            );
+        }
+    }
     if style.json() {
         output::write_json(inv.out, &status)?;
     } else {
         writeln!(
             inv.out,
-            "tripped {}: now {}; it stays open until `breakerctl reset {}`",
+            "tripped {}: now {}; it stays open until `breakerctl{} reset {}`",
             escape(name),
             output::state_word(status.state, style),
+            db_flag(g),
             shell_quote(name)
         )?;
     }
     Ok(ExitCode::Ok)
+}
+
+/// ` --db PATH` when the command ran on a database other than the default, so that a
+/// suggested command works when pasted as it is.
+fn db_flag(g: &GlobalArgs) -> String {
+    if g.db == Path::new(super::settings::DEFAULT_DB) {
+        String::new()
+    } else {
+        format!(" --db {}", shell_quote(&g.db.display().to_string()))
+    }
 }
 
 fn shell_quote(s: &str) -> String {
@@ -417,6 +462,22 @@ fn audit(
         },
     };
     let breaker = open_for_read(g)?;
+    let name = q.name.as_ref().or(q.bookmaker.as_ref());
+    if let Some(name) = name {
+        // A forgotten breaker has no state row but keeps its audit rows: only a name that
+        // appears nowhere is unknown.
+        let known = breaker.get_status(name)?.is_some()
+            || !breaker
+                .audit(&AuditFilter {
+                    bookmaker: Some(name.clone()),
+                    limit: Some(1),
+                    ..AuditFilter::default()
+                })?
+                .is_empty();
+        if !known {
+            return Err(unknown(&breaker, name).into());
+        }
+    }
     let now = breaker.now_ms();
     let since = q
         .since
@@ -424,7 +485,7 @@ fn audit(
         .map(|s| parse_since(s, now))
         .transpose()?;
     let rows = breaker.audit(&AuditFilter {
-        bookmaker: q.name.clone(),
+        bookmaker: name.cloned(),
         since,
         action,
         user: q.user.clone(),

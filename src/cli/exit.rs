@@ -96,7 +96,14 @@ fn diagnose_breaker(e: &BreakerError) -> Diagnosis {
                 "check --db / CIRCUIT_BREAKER_DB, or create one with `breakerctl init`".to_owned(),
             ),
         ),
-        E::NotABreakerDatabase { .. } | E::Corrupt { .. } => (
+        E::Corrupt { .. } => (
+            ExitCode::DatabaseUnusable,
+            Some(
+                "run `breakerctl doctor`; restore the file from a backup and escalate (runbook.md: \"The database is corrupt\")"
+                    .to_owned(),
+            ),
+        ),
+        E::NotABreakerDatabase { .. } => (
             ExitCode::DatabaseUnusable,
             Some(
                 "check --db / CIRCUIT_BREAKER_DB points at the services' circuit_breaker.db"

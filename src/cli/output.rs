@@ -260,13 +260,27 @@ pub fn audit_table(rows: &[AuditRecord], now: i64, style: &Style) -> String {
             Cell::new(when),
             Cell::new(shorten(r.bookmaker.as_deref().unwrap_or("-"), 40)),
             Cell::new(shorten(r.action.as_deref().unwrap_or("-"), 16)),
-            Cell::new(shorten(r.user.as_deref().unwrap_or("-"), 24)),
+            Cell::new(shorten(&audit_user(r), 40)),
             Cell::new(if r.forced { "yes" } else { "" }),
             Cell::new(state),
             Cell::new(shorten(r.reason.as_deref().unwrap_or(""), 60)),
         ]);
     }
     table.to_string()
+}
+
+/// Who acted, as the audit table shows it: the claimed user, and the OS user who really ran
+/// the command when that is someone else ("alice (os: root)").
+pub fn audit_user(r: &AuditRecord) -> String {
+    let claimed = r.user.as_deref().unwrap_or("-");
+    let os_name = r
+        .os_user
+        .as_deref()
+        .map(|os| os.split(" (uid ").next().unwrap_or(os));
+    match os_name {
+        Some(os) if os != claimed => format!("{claimed} (os: {os})"),
+        _ => claimed.to_owned(),
+    }
 }
 
 /// Writes one JSON document and a newline (see `to_json`).
@@ -288,9 +302,20 @@ pub fn to_json(value: &impl serde::Serialize) -> serde_json::Result<String> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-struct SafeJson<'a>(serde_json::ser::PrettyFormatter<'a>);
+/// One JSON document on one line, escaped as `to_json` escapes (for error reports on stderr).
+pub fn to_json_line(value: &impl serde::Serialize) -> serde_json::Result<String> {
+    let mut buf = Vec::new();
+    let formatter = SafeJson(serde_json::ser::CompactFormatter);
+    value.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut buf, formatter,
+    ))?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
 
-impl serde_json::ser::Formatter for SafeJson<'_> {
+/// A serde_json formatter that also escapes what `is_dangerous` names (DEL, C1, bidi, ...).
+struct SafeJson<F>(F);
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeJson<F> {
     fn write_string_fragment<W: ?Sized + Write>(
         &mut self,
         w: &mut W,

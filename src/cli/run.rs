@@ -42,15 +42,10 @@ pub fn report_error(e: &anyhow::Error, json: bool) -> i32 {
         return ExitCode::Ok.code();
     }
     let d = diagnose(e);
-    let message = output::escape(&d.message).into_owned();
     if json {
-        let doc = serde_json::json!({
-            "error": message,
-            "hint": d.hint,
-            "exitCode": d.code.code(),
-        });
-        eprintln!("{doc}");
+        print_json_error(&d.message, d.hint.as_deref(), d.code);
     } else {
+        let message = output::escape(&d.message).into_owned();
         eprintln!("breakerctl: {message}");
         if let Some(hint) = d.hint {
             eprintln!("  {}", output::escape(&hint));
@@ -66,15 +61,50 @@ pub fn report_parse_error(e: &clap::Error, json: bool) -> i32 {
         return ExitCode::Ok.code();
     }
     if json {
-        let doc = serde_json::json!({
-            "error": output::escape(e.to_string().trim_end()),
-            "exitCode": ExitCode::Usage.code(),
-        });
-        eprintln!("{doc}");
+        let (message, hint) = parse_error_parts(&e.to_string());
+        print_json_error(&message, Some(&hint), ExitCode::Usage);
     } else {
         let _ = e.print();
     }
     ExitCode::Usage.code()
+}
+
+/// clap's multi-line error as one line and a hint: "unexpected argument '--bogus' found" and
+/// its tip (else where to find the usage).
+fn parse_error_parts(text: &str) -> (String, String) {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid command line");
+    let message = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    let usage = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .map(str::to_owned);
+    let hint = lines
+        .find_map(|l| l.strip_prefix("tip: ").map(str::to_owned))
+        .or_else(|| usage.map(|u| format!("usage: {u}; see --help")))
+        .unwrap_or_else(|| "see `breakerctl --help`".to_owned());
+    (message, hint)
+}
+
+/// Every JSON error has one shape: `error` (one line), `hint` (a string or null, always
+/// present) and `exitCode`; strings are escaped once, by the JSON encoder.
+fn print_json_error(message: &str, hint: Option<&str>, code: ExitCode) {
+    let one_line = |s: &str| {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let doc = serde_json::json!({
+        "error": one_line(message),
+        "hint": hint.map(one_line),
+        "exitCode": code.code(),
+    });
+    match output::to_json_line(&doc) {
+        Ok(line) => eprintln!("{line}"),
+        Err(_) => eprintln!("{doc}"),
+    }
 }
 
 pub fn wants_json(argv: &[std::ffi::OsString]) -> bool {

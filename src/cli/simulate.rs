@@ -14,6 +14,44 @@ use comfy_table::{Cell, CellAlignment, Color, Table};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+/// A database for the demo, named in the refusal below.
+pub const DEMO_DB: &str = "./data/simulate-demo.db";
+
+/// Refuses a database that holds breakers other than simulated ones (`CIRCUIT_BREAKER_DB`
+/// may point at the services' real file): `sim-*` breakers beside real ones page like them.
+fn refuse_real_breakers(g: &GlobalArgs) -> Result<()> {
+    let names = ProductionCircuitBreaker::builder()
+        .open_read_only(&g.db)
+        .and_then(|b| b.bookmaker_names())?;
+    let real: Vec<&String> = names
+        .iter()
+        .filter(|n| !n.starts_with(scenario::NAME_PREFIX))
+        .collect();
+    if real.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = real
+        .iter()
+        .take(3)
+        .map(|n| escape(n).into_owned())
+        .collect();
+    let more = if real.len() > 3 {
+        format!(", and {} more", real.len() - 3)
+    } else {
+        String::new()
+    };
+    Err(CliError::usage(format!(
+        "simulate refused: {} holds {} breaker(s) that are not simulated ({}{more}); its sim-* breakers would page beside them",
+        escape(&g.db.display().to_string()),
+        real.len(),
+        shown.join(", "),
+    ))
+    .hint(format!(
+        "run the demo on its own database: breakerctl --db {DEMO_DB} simulate ... (it is created), or pass --allow-real-breakers"
+    ))
+    .into())
+}
+
 /// How often the plain-text progress line is printed when not on a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
@@ -33,6 +71,7 @@ pub fn run(
         rate,
         client_timeout,
         probe_after,
+        allow_real_breakers,
     } = command
     else {
         return Err(CliError::usage("not a simulate command").into());
@@ -57,6 +96,9 @@ pub fn run(
 
     // The one command besides `init` that creates the database; it says so, before the run.
     let existed = std::fs::metadata(&g.db).is_ok_and(|m| m.len() > 0);
+    if existed && !allow_real_breakers {
+        refuse_real_breakers(g)?;
+    }
     drop(
         ProductionCircuitBreaker::builder()
             .config(options.breaker_config())

@@ -34,6 +34,11 @@ pub fn audit_hash(prev_hash: &str, r: &AuditRecord) -> String {
     field(&mut h, r.operation.as_deref());
     field(&mut h, r.host.as_deref());
     field(&mut h, r.pid.map(|p| p.to_string()).as_deref());
+    // Added by schema 3: only rows that have it hash it, so older rows keep their hashes.
+    if let Some(os_user) = r.os_user.as_deref() {
+        field(&mut h, Some("os_user"));
+        field(&mut h, Some(os_user));
+    }
     hex::encode(h.finalize())
 }
 

@@ -33,6 +33,7 @@ fn audit_entry(bookmaker: &str) -> NewAudit<'_> {
         state_after: "forced_open",
         failure_count: 0.0,
         operation: None,
+        os_user: Some("contract (uid 0)"),
     }
 }
 

@@ -16,6 +16,9 @@ pub struct NewAudit<'a> {
     pub state_after: &'a str,
     pub failure_count: f64,
     pub operation: Option<&'a str>,
+    /// Who really ran an operator action: the process's login name and uid, beside the
+    /// claimed `user`. `None` for the breaker's own transitions.
+    pub os_user: Option<&'a str>,
 }
 
 /// An audit row as stored.
@@ -37,6 +40,8 @@ pub struct AuditRecord {
     pub pid: Option<i64>,
     pub prev_hash: Option<String>,
     pub hash: Option<String>,
+    /// The operating-system identity that ran an operator action ("alice (uid 1000)").
+    pub os_user: Option<String>,
 }
 
 /// The newest audit row's id and hash, as recorded beside the chain.

@@ -229,8 +229,9 @@ fn trip_guards_against_typos_and_creates_only_when_asked() {
         "{}",
         r.stdout
     );
+    // The suggested command carries the --db it ran with, so it works when pasted.
     assert!(
-        r.stdout.contains("breakerctl reset draftkings"),
+        r.stdout.contains("breakerctl --db ") && r.stdout.contains(" reset draftkings`"),
         "{}",
         r.stdout
     );

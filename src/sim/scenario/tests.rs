@@ -84,6 +84,7 @@ fn history_reads_open_and_probe_windows() {
         pid: None,
         prev_hash: None,
         hash: None,
+        os_user: None,
     };
     let rows = [
         row(1, "TRIP", 1_100),

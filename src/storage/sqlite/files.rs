@@ -27,6 +27,18 @@ pub(super) fn check_existing_file(path: &Path) -> Result<()> {
     }
 }
 
+/// Refuses a path that exists and is not a regular file; a missing path is fine (it will be
+/// created).
+pub(super) fn check_not_special(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(BreakerError::NotABreakerDatabase {
+            path: path.to_owned(),
+            detail: "it is not a regular file".to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Whether this process may write `path` (`W_OK`, with the effective ids).
 fn may_write(path: &Path) -> bool {
     rustix::fs::accessat(

@@ -96,6 +96,10 @@ impl SqliteStore {
         let options = options.clamped();
         if mode != OpenMode::CreateIfMissing {
             files::check_existing_file(path)?;
+        } else {
+            // A device, folder or socket at the path is never turned into a database (SQLite
+            // would fail on it with "disk I/O error" and leave a -journal file beside it).
+            files::check_not_special(path)?;
         }
         if mode == OpenMode::MustExist || (mode == OpenMode::CreateIfMissing && path.is_file()) {
             // Refuse before SQLite opens it: SQLite would silently open such a file read-only

@@ -23,6 +23,12 @@ pub(super) const STATE_UPSERT: &str = "INSERT INTO circuit_breaker_state (bookma
 
 pub(super) const AUDIT_SELECT: &str =
     "SELECT id, bookmaker, action, reason, user, timestamp, forced,
+  state_before, state_after, failure_count, operation, host, pid, prev_hash, hash, os_user
+  FROM circuit_breaker_audit";
+
+/// The audit columns as migration 1 leaves them (it runs before migration 3 adds `os_user`).
+pub(super) const AUDIT_SELECT_V1: &str =
+    "SELECT id, bookmaker, action, reason, user, timestamp, forced,
   state_before, state_after, failure_count, operation, host, pid, prev_hash, hash
   FROM circuit_breaker_audit";
 
@@ -83,6 +89,11 @@ pub(super) fn audit_from_sql(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
         pid: r.get(12)?,
         prev_hash: r.get(13)?,
         hash: r.get(14)?,
+        os_user: if r.as_ref().column_count() > 15 {
+            text(r, 15)?
+        } else {
+            None
+        },
     })
 }
 

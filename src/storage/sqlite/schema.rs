@@ -8,10 +8,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 use super::error::sqlite_error;
-use super::rows::{AUDIT_SELECT, audit_from_sql};
+use super::rows::{AUDIT_SELECT_V1, audit_from_sql};
 
 /// The schema version this build writes and understands (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// `PRAGMA application_id` of a breaker database: "BRKR".
 pub const APPLICATION_ID: i64 = 0x4252_4B52;
 
@@ -168,6 +168,9 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     if version < 2 {
         migration_2(&tx)?;
     }
+    if version < 3 {
+        migration_3(&tx)?;
+    }
     tx.execute_batch(&format!(
         "PRAGMA user_version = {SCHEMA_VERSION}; PRAGMA application_id = {APPLICATION_ID};"
     ))?;
@@ -209,7 +212,7 @@ fn migration_1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(MIGRATION_1_TABLES)?;
     // Rows the original service wrote join the hash chain, in id order.
     let rows: Vec<AuditRecord> = {
-        let mut stmt = tx.prepare(&format!("{AUDIT_SELECT} ORDER BY id"))?;
+        let mut stmt = tx.prepare(&format!("{AUDIT_SELECT_V1} ORDER BY id"))?;
         stmt.query_map([], audit_from_sql)?
             .collect::<rusqlite::Result<_>>()?
     };
@@ -222,6 +225,16 @@ fn migration_1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
             params![prev, hash, row.id],
         )?;
         prev = hash;
+    }
+    Ok(())
+}
+
+/// Migration 3: the operating-system identity of whoever ran an operator action, beside the
+/// user they claimed (`--user`). Older rows keep NULL, which their hashes never covered.
+fn migration_3(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let existing = columns(tx, "circuit_breaker_audit")?;
+    if !existing.iter().any(|c| c == "os_user") {
+        tx.execute_batch("ALTER TABLE circuit_breaker_audit ADD COLUMN os_user TEXT")?;
     }
     Ok(())
 }

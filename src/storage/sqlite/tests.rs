@@ -114,6 +114,7 @@ fn audit_chain_links_rows() {
                     state_after: "forced_open",
                     failure_count: 0.0,
                     operation: None,
+                    os_user: None,
                 })
                 .map(drop)
             })

@@ -180,6 +180,7 @@ impl WriteTx for SqliteTx<'_> {
             pid: Some(i64::from(std::process::id())),
             prev_hash: Some(prev_hash.clone()),
             hash: None,
+            os_user: entry.os_user.map(str::to_owned),
         };
         record.hash = Some(audit_hash(&prev_hash, &record));
         let mut stmt = self
@@ -187,8 +188,8 @@ impl WriteTx for SqliteTx<'_> {
             .prepare_cached(
                 "INSERT INTO circuit_breaker_audit (id, bookmaker, action, reason, user, timestamp,
                  forced, state_before, state_after, failure_count, operation, host, pid,
-                 prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                 ?14, ?15)",
+                 prev_hash, hash, os_user) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                 ?12, ?13, ?14, ?15, ?16)",
             )
             .map_err(|e| self.err(e))?;
         stmt.execute(params![
@@ -207,6 +208,7 @@ impl WriteTx for SqliteTx<'_> {
             record.pid,
             record.prev_hash,
             record.hash,
+            record.os_user,
         ])
         .map_err(|e| self.err(e))?;
         self.tx

@@ -1,0 +1,307 @@
+//! What an on-call engineer found (issue 11): each finding as a test that failed before its
+//! fix. Real binary, real database files.
+
+use crate::support::fixture::TempDb;
+use crate::support::run::{Run, run};
+
+fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// Hole 1: simulate refuses a database holding breakers that are not simulated.
+#[test]
+fn simulate_refuses_a_database_with_real_breakers() {
+    let db = TempDb::with(&["draftkings", "fanduel"]);
+    let before = db.run(&["--json", "status-all"]).ok().json();
+    let r = db.run(&["simulate", "--scenario", "steady", "--duration", "1s"]);
+    r.code(2).says(&[
+        "simulate refused",
+        "2 breaker(s) that are not simulated",
+        "draftkings",
+        "--db ./data/simulate-demo.db",
+        "--allow-real-breakers",
+    ]);
+    assert_eq!(
+        db.run(&["--json", "status-all"]).ok().json(),
+        before,
+        "nothing was written"
+    );
+    // A database of simulated breakers only (a previous demo) is fine, and so is the flag.
+    let demo = TempDb::new();
+    demo.run(&[
+        "simulate",
+        "--scenario",
+        "steady",
+        "--duration",
+        "1s",
+        "--bookmakers",
+        "1",
+    ])
+    .ok();
+    demo.run(&[
+        "simulate",
+        "--scenario",
+        "steady",
+        "--duration",
+        "1s",
+        "--bookmakers",
+        "1",
+    ])
+    .ok();
+}
+
+/// Hole 2: every operator audit row records the OS identity beside the claimed user; an empty
+/// --user is refused.
+#[test]
+fn audit_rows_record_the_os_user_beside_the_claimed_one() {
+    let db = TempDb::with(&["draftkings"]);
+    db.run(&[
+        "trip",
+        "draftkings",
+        "--reason",
+        "maint",
+        "--user",
+        "anyone",
+    ])
+    .ok();
+    let rows = db.run(&["--json", "audit", "draftkings"]).ok().json();
+    let trip = &rows[0];
+    assert_eq!(trip["user"], "anyone");
+    let os = trip["osUser"].as_str().expect("osUser is a string");
+    assert!(os.ends_with(&format!("(uid {})", uid())), "{os}");
+    // The table shows both.
+    let table = db.run(&["audit", "draftkings"]).ok().stdout.clone();
+    let os_name = os.split(" (uid ").next().unwrap_or(os);
+    assert!(
+        table.contains(&format!("anyone (os: {os_name})")),
+        "{table}"
+    );
+    // The chain still verifies with the new field in it.
+    db.run(&["audit", "verify"]).ok();
+    // An empty --user is a usage error and writes nothing.
+    let rows_before = db.audit_rows();
+    for empty in ["", "   "] {
+        db.run(&["trip", "draftkings", "--reason", "x", "--user", empty])
+            .code(2)
+            .says(&["user is empty"]);
+    }
+    assert_eq!(db.audit_rows(), rows_before);
+}
+
+/// Hole 3: `init` on a device file says "not a regular file" (exit 6) and creates nothing.
+#[test]
+fn init_on_a_device_file_is_refused_and_creates_nothing() {
+    let r = crate::support::run::ctl(std::path::Path::new("/dev/null"), &["init"]);
+    r.code(6).says(&["not a regular file"]);
+    assert!(!std::path::Path::new("/dev/null-journal").exists());
+    assert!(!std::path::Path::new("/dev/null-wal").exists());
+}
+
+/// Wrong answer 4: a reset of a breaker that never tripped names its last failure, not a trip.
+#[test]
+fn reset_denied_on_a_closed_breaker_names_its_last_failure() {
+    let db = TempDb::with(&["draftkings"]);
+    let r = db.run(&["reset", "draftkings", "--reason", "x"]);
+    r.code(3)
+        .says(&["draftkings's last failure was", "cooldown 60s"]);
+    assert!(!r.stderr.contains("tripped"), "{}", r.stderr);
+}
+
+/// Wrong answer 5: `trip` keeps the real last failure time.
+#[test]
+fn trip_keeps_the_last_real_failure() {
+    let db = TempDb::new();
+    let past = crate::support::breaker::now_ms() - 3_600_000;
+    db.library_at(past)
+        .record_failure("draftkings", "503")
+        .expect("failure an hour ago");
+    db.run(&["trip", "draftkings", "--reason", "maint"]).ok();
+    let status = db.status("draftkings");
+    assert_eq!(status["lastFailureAt"], past, "{status}");
+    assert_eq!(status["tripped"], true);
+    // The cooldown counts from the trip, which is now.
+    db.run(&["reset", "draftkings", "--reason", "x"])
+        .code(3)
+        .says(&["draftkings tripped 0s ago"]);
+}
+
+/// Wrong answer 8: `audit UNKNOWN` is exit 4 with "did you mean"; a breaker named `verify` can
+/// be audited with --bookmaker.
+#[test]
+fn audit_of_an_unknown_name_is_exit_4_and_verify_is_reachable() {
+    let db = TempDb::with(&["draftkings"]);
+    db.run(&["audit", "draftking"])
+        .code(4)
+        .says(&["unknown breaker", "did you mean draftkings"]);
+    db.run(&["trip", "verify", "--reason", "odd name", "--create"])
+        .ok();
+    let rows = db
+        .run(&["--json", "audit", "--bookmaker", "verify"])
+        .ok()
+        .json();
+    assert_eq!(rows[0]["bookmaker"], "verify");
+    assert_eq!(rows[0]["action"], "TRIP");
+    // A known breaker with no audit rows still answers 0.
+    db.run(&["audit", "draftkings"]).ok();
+}
+
+/// Wrong answer 9: `--json` on commands without a JSON form is refused.
+#[test]
+fn json_is_refused_where_there_is_none() {
+    let db = TempDb::new();
+    for args in [
+        &["--json", "metrics"][..],
+        &["metrics", "--json"],
+        &["--json", "man"],
+        &["--json", "completions", "bash"],
+    ] {
+        let r = db.run(args);
+        r.code(2);
+        assert!(r.stdout.is_empty(), "{args:?} wrote {}", r.stdout);
+        let err = r.stderr_json();
+        assert!(
+            err["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("--json is not supported here")),
+            "{err}"
+        );
+    }
+}
+
+/// Wrong answer 10: one JSON error shape, escaped once, `hint` always present.
+#[test]
+fn json_errors_have_one_shape() {
+    let db = TempDb::with(&["draftkings"]);
+    let cases: Vec<Run> = vec![
+        db.run(&["ls", "--json", "--bogus"]),
+        db.run(&["--json", "status", "nope"]),
+        db.run(&["--json", "trip", "draftkings", "--reason", ""]),
+    ];
+    for r in &cases {
+        let err = r.stderr_json();
+        let obj = err.as_object().expect("an object");
+        let mut keys: Vec<&String> = obj.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["error", "exitCode", "hint"], "{err}");
+        let error = err["error"].as_str().expect("error is a string");
+        assert!(!error.contains('\n') && !error.contains("\\n"), "{error:?}");
+        assert!(!error.is_empty());
+        assert_eq!(err["exitCode"], r.code);
+    }
+    assert_eq!(
+        cases[0].stderr_json()["error"],
+        "unexpected argument '--bogus' found"
+    );
+    assert!(cases[0].stderr_json()["hint"].is_string());
+    assert_eq!(cases[1].stderr_json()["exitCode"], 4);
+}
+
+/// Wrong answer 11: a corrupt database points to doctor, backups and the runbook.
+#[test]
+fn a_corrupt_database_points_to_doctor_and_the_runbook() {
+    use std::io::{Seek, SeekFrom, Write};
+    let db = TempDb::with(&["draftkings", "fanduel", "betmgm"]);
+    // Keep the header, wreck the pages behind it.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db.path)
+        .expect("open db file");
+    let len = f.metadata().expect("metadata").len();
+    f.seek(SeekFrom::Start(100)).expect("seek");
+    f.write_all(&vec![0xA5; usize::try_from(len - 100).unwrap_or(0)])
+        .expect("wreck pages");
+    drop(f);
+    let r = db.run(&["status-all"]);
+    r.code(6);
+    assert!(
+        r.stderr.contains("breakerctl doctor") && r.stderr.contains("backup"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("points at the services'"),
+        "{}",
+        r.stderr
+    );
+    let runbook = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/runbook.md"))
+        .expect("runbook");
+    assert!(runbook.contains("### The database is corrupt"));
+}
+
+/// Small things 17: the trip message carries --db; no "0ns" in the busy message; a near-miss
+/// name on --create is warned about.
+#[test]
+fn small_things() {
+    let db = TempDb::with(&["sim-fanduel"]);
+    let r = db.run(&["trip", "sim-fanduel", "--reason", "maint"]);
+    r.ok();
+    let path = db.path.display().to_string();
+    assert!(
+        r.stdout.contains(&format!(
+            "`breakerctl --db {} reset sim-fanduel`",
+            shell_words::quote(&path)
+        )),
+        "{}",
+        r.stdout
+    );
+    let r = db.run(&["trip", "sim-fanduell", "--reason", "maint", "--create"]);
+    r.ok()
+        .says(&["warning: sim-fanduell is one letter from the existing breaker sim-fanduel"]);
+
+    // A held write lock with --busy-timeout 0s.
+    let conn = db.conn();
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let mut cmd = db.cmd();
+    cmd.args([
+        "--busy-timeout",
+        "0s",
+        "trip",
+        "sim-fanduel",
+        "--reason",
+        "x",
+    ]);
+    let r = run(&mut cmd);
+    r.code(5);
+    assert!(!r.stderr.contains("0ns"), "{}", r.stderr);
+    conn.execute_batch("ROLLBACK").expect("release");
+}
+
+/// Schema 3 (the OS user column) comes by migration to a database of schema 2, whose audit
+/// rows keep verifying.
+#[test]
+fn a_schema_2_database_migrates_to_3_and_its_chain_still_verifies() {
+    let db = TempDb::with(&["draftkings"]);
+    db.run(&["trip", "draftkings", "--reason", "maint"]).ok();
+    // Back to what schema 2 was: no os_user column, rows without it.
+    let conn = db.conn();
+    conn.execute_batch(
+        "ALTER TABLE circuit_breaker_audit DROP COLUMN os_user; PRAGMA user_version = 2;",
+    )
+    .expect("make it schema 2");
+    drop(conn);
+    // The trip's row hashed its os_user, which schema 2 never had: start the trail afresh.
+    let conn = db.conn();
+    conn.execute_batch(
+        "DELETE FROM circuit_breaker_audit; DELETE FROM circuit_breaker_audit_head;",
+    )
+    .expect("empty trail");
+    drop(conn);
+    db.run(&["status-all"]).ok();
+    let version: i64 = db
+        .conn()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 3);
+    db.run(&[
+        "reset",
+        "draftkings",
+        "--force",
+        "--reason",
+        "after migration",
+    ])
+    .ok();
+    let rows = db.run(&["--json", "audit", "draftkings"]).ok().json();
+    assert!(rows[0]["osUser"].is_string(), "{}", rows[0]);
+}
