@@ -667,12 +667,16 @@ _breakerctl() {
             return 0
             ;;
         breakerctl__subcmd__man)
-            opts="-h -V --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version"
+            opts="-h -V --out-dir --db --json --output --color --busy-timeout --cooldown --failure-threshold --reset-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --out-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -43,7 +43,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand simulate 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
             cand repl 'Interactive console (the same commands, with completion and history)'
             cand completions 'Shell completion script, to stdout'
-            cand man 'Man page (roff), to stdout'
+            cand man 'Man pages (roff): breakerctl(1), or one command''s page, to stdout; or every page to a folder for packaging'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakerctl;status-all'= {
@@ -281,6 +281,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand --version 'Print version'
         }
         &'breakerctl;man'= {
+            cand --out-dir 'Write every page (breakerctl.1, breakerctl-reset.1, ...) into this folder'
             cand --db 'The breaker database'
             cand --output 'Output format'
             cand --color 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)'
@@ -307,7 +308,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand simulate 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
             cand repl 'Interactive console (the same commands, with completion and history)'
             cand completions 'Shell completion script, to stdout'
-            cand man 'Man page (roff), to stdout'
+            cand man 'Man pages (roff): breakerctl(1), or one command''s page, to stdout; or every page to a folder for packaging'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakerctl;help;status-all'= {

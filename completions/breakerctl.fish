@@ -50,7 +50,7 @@ complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "serve" -d 'Se
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "simulate" -d 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "repl" -d 'Interactive console (the same commands, with completion and history)'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "completions" -d 'Shell completion script, to stdout'
-complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "man" -d 'Man page (roff), to stdout'
+complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "man" -d 'Man pages (roff): breakerctl(1), or one command\'s page, to stdout; or every page to a folder for packaging'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand status-all" -l watch -d 'Redraw every INTERVAL until Ctrl-C' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand status-all" -l db -d 'The breaker database' -r -F
@@ -268,6 +268,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand completions" -l re
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand completions" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand man" -l out-dir -d 'Write every page (breakerctl.1, breakerctl-reset.1, ...) into this folder' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand man" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand man" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -293,6 +294,6 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fi
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "simulate" -d 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "repl" -d 'Interactive console (the same commands, with completion and history)'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "completions" -d 'Shell completion script, to stdout'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "man" -d 'Man page (roff), to stdout'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "man" -d 'Man pages (roff): breakerctl(1), or one command\'s page, to stdout; or every page to a folder for packaging'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the audit trail\'s hash chain; names the first broken row'

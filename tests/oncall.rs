@@ -305,3 +305,73 @@ fn a_schema_2_database_migrates_to_3_and_its_chain_still_verifies() {
     let rows = db.run(&["--json", "audit", "draftkings"]).ok().json();
     assert!(rows[0]["osUser"].is_string(), "{}", rows[0]);
 }
+
+/// Wrong answer 12: a man page per command, every page into a folder, and an exit-code table
+/// laid out as roff tagged paragraphs.
+#[test]
+fn man_pages_per_command_and_a_real_exit_code_table() {
+    let db = TempDb::new();
+    let reset = db.run(&["man", "reset"]);
+    reset.ok();
+    assert!(
+        reset.stdout.contains("\n.TH breakerctl-reset 1"),
+        "{}",
+        reset.stdout
+    );
+    assert!(reset.stdout.contains("\\-\\-force") && reset.stdout.contains("\\-\\-reason"));
+    assert!(
+        reset.stdout.contains("breakerctl(1)"),
+        "points back to the main page"
+    );
+    let verify = db.run(&["man", "audit", "verify"]);
+    assert!(
+        verify
+            .ok()
+            .stdout
+            .contains("\n.TH breakerctl-audit-verify 1")
+    );
+    db.run(&["man", "rest"])
+        .code(2)
+        .says(&["no man page", "did you mean reset"]);
+
+    let root = db.run(&["man"]);
+    root.ok();
+    assert!(
+        !root.stdout.contains(".SH EXTRA"),
+        "the plain-text tables are not reflowed"
+    );
+    assert!(
+        root.stdout
+            .contains(".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nok\n.TP\n\\fB1\\fR\nother failure\n"),
+        "{}",
+        root.stdout
+    );
+    assert!(
+        root.stdout
+            .contains("\\fB5\\fR\ndatabase busy for longer than \\-\\-busy\\-timeout\n")
+    );
+    assert!(
+        root.stdout.contains("breakerctl\\-reset(1)")
+            || root.stdout.contains("breakerctl-reset(1)")
+    );
+    assert_eq!(
+        root.stdout.matches(".ds Aq \\(aq").count(),
+        1,
+        "one preamble"
+    );
+
+    let out = db.dir.path().join("man1");
+    let r = db.run(&["man", "--out-dir", out.to_str().expect("utf-8 path")]);
+    r.ok();
+    for page in [
+        "breakerctl.1",
+        "breakerctl-reset.1",
+        "breakerctl-status-all.1",
+        "breakerctl-audit-verify.1",
+    ] {
+        let text =
+            std::fs::read_to_string(out.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.starts_with(".ie \\n(.g .ds Aq"), "{page}");
+        assert!(r.stdout.contains(page), "{page} listed in {}", r.stdout);
+    }
+}

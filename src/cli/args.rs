@@ -23,6 +23,37 @@ Environment:
   BREAKERCTL_USER      user recorded in audit rows (else SUDO_USER, USER, the login name)
   NO_COLOR             turns color off; CLICOLOR_FORCE=1 turns it on";
 
+/// The exit codes, as the man page's EXIT STATUS section lists them (the `--help` text above
+/// says the same; a test keeps the two in step).
+pub const EXIT_CODES: &[(i32, &str)] = &[
+    (0, "ok"),
+    (1, "other failure"),
+    (2, "usage error (bad flag or value)"),
+    (
+        3,
+        "reset denied by the cooldown (also `reset --dry-run` when it would be denied)",
+    ),
+    (4, "unknown breaker (the message suggests close names)"),
+    (5, "database busy for longer than --busy-timeout"),
+    (
+        6,
+        "database unusable: missing, not a breaker database, corrupt, schema newer than this build, or read-only for a write",
+    ),
+];
+
+/// The environment variables, as the man page's ENVIRONMENT section lists them.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "CIRCUIT_BREAKER_DB",
+        "database path (default ./data/circuit_breaker.db)",
+    ),
+    (
+        "BREAKERCTL_USER",
+        "user recorded in audit rows (else SUDO_USER, USER, the login name)",
+    ),
+    ("NO_COLOR", "turns color off; CLICOLOR_FORCE=1 turns it on"),
+];
+
 #[derive(Debug, Parser, Clone)]
 #[command(
     name = "breakerctl",
@@ -205,8 +236,16 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
-    /// Man page (roff), to stdout
-    Man,
+    /// Man pages (roff): breakerctl(1), or one command's page, to stdout; or every page to a
+    /// folder for packaging
+    Man {
+        /// The command whose page to print (`reset`, `audit verify`, ...)
+        #[arg(value_name = "COMMAND", num_args = 0..)]
+        command: Vec<String>,
+        /// Write every page (breakerctl.1, breakerctl-reset.1, ...) into this folder
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -33,7 +33,7 @@ pub fn execute(cli: &Cli, inv: &mut Invocation<'_>) -> Result<ExitCode> {
     if style.json()
         && let Some(what) = match command {
             Command::Metrics => Some("metrics prints the Prometheus text format"),
-            Command::Man => Some("man prints a roff man page"),
+            Command::Man { .. } => Some("man prints a roff man page"),
             Command::Completions { .. } => Some("completions prints a shell script"),
             _ => None,
         }
@@ -100,10 +100,7 @@ pub fn execute(cli: &Cli, inv: &mut Invocation<'_>) -> Result<ExitCode> {
             completions(*shell, inv.out)?;
             Ok(ExitCode::Ok)
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(inv.out)?;
-            Ok(ExitCode::Ok)
-        }
+        Command::Man { command, out_dir } => super::man::run(command, out_dir.as_deref(), inv),
     }
 }
 

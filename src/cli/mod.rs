@@ -7,6 +7,7 @@ pub mod complete;
 pub mod context;
 pub mod doctor;
 pub mod exit;
+pub mod man;
 pub mod output;
 pub mod repl;
 pub mod run;
