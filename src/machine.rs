@@ -375,6 +375,25 @@ pub fn claim_probe(
     Some((next, transition))
 }
 
+/// A probe that ended without a verdict (its call was cancelled or panicked) gives its lease
+/// back, provided it still holds it (`owner` and the lease it was given): the breaker stays
+/// half-open and the next call probes.
+pub fn release_probe(
+    row: &BreakerRow,
+    owner: &str,
+    lease_until: Option<i64>,
+    now: i64,
+) -> Option<BreakerRow> {
+    if !holds_probe(row, owner) || row.probe_lease_until != lease_until {
+        return None;
+    }
+    let mut next = row.clone();
+    next.probe_lease_until = None;
+    next.probe_owner = None;
+    next.updated_at = now;
+    Some(next)
+}
+
 /// Whether `owner` still holds the probe of this row (its lease may have expired and been
 /// claimed by someone else in the meantime).
 pub fn holds_probe(row: &BreakerRow, owner: &str) -> bool {
@@ -545,6 +564,22 @@ impl LatencyBatch {
         self.samples += 1;
     }
 
+    /// This batch followed by `next`, as one batch (`next`'s samples came later).
+    pub fn then(&self, next: &LatencyBatch) -> LatencyBatch {
+        if self.samples == 0 {
+            return *next;
+        }
+        if next.samples == 0 {
+            return *self;
+        }
+        LatencyBatch {
+            samples: self.samples + next.samples,
+            decay: self.decay * next.decay,
+            contribution: self.contribution * next.decay + next.contribution,
+            if_empty: self.if_empty * next.decay + next.contribution,
+        }
+    }
+
     pub fn apply(&self, current: Option<f64>) -> f64 {
         match current {
             None => self.if_empty,
@@ -690,6 +725,23 @@ mod tests {
         legacy.last_failure_at = Some(700);
         assert_eq!(cooldown_from(&legacy), CooldownFrom::Trip);
         assert_eq!(cooldown_since(&legacy), Some(700));
+    }
+
+    #[test]
+    fn latency_batches_chain_as_their_samples_would() {
+        let samples = [12.0, 30.0, 7.0, 55.0, 9.0];
+        let mut whole = LatencyBatch::default();
+        samples.iter().for_each(|l| whole.add(*l, 0.1));
+        let (mut a, mut b) = (LatencyBatch::default(), LatencyBatch::default());
+        samples[..2].iter().for_each(|l| a.add(*l, 0.1));
+        samples[2..].iter().for_each(|l| b.add(*l, 0.1));
+        let chained = a.then(&b);
+        for current in [None, Some(100.0)] {
+            assert!((chained.apply(current) - whole.apply(current)).abs() < 1e-9);
+        }
+        assert_eq!(chained.samples, 5);
+        assert_eq!(LatencyBatch::default().then(&b), b);
+        assert_eq!(a.then(&LatencyBatch::default()), a);
     }
 
     #[test]

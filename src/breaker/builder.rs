@@ -1,7 +1,10 @@
 //! `BreakerBuilder`: configuration, collaborators, then which store to open.
 
-use super::cache::Db;
-use super::{Inner, ProductionCircuitBreaker};
+use super::cache::ReadSide;
+use super::outcome::CancelPolicy;
+use super::pending::Pending;
+use super::writer::{self, Queue};
+use super::{Inner, Lifetime, ProductionCircuitBreaker};
 use crate::clock::{Clock, SystemClock};
 use crate::config::BreakerConfig;
 use crate::error::Result;
@@ -17,6 +20,8 @@ use std::sync::{Arc, Condvar, Mutex};
 pub struct BreakerBuilder {
     config: BreakerConfig,
     synchronous: Synchronous,
+    separate_reader: bool,
+    cancel_policy: CancelPolicy,
     metrics: Arc<dyn MetricsSink>,
     load: Arc<dyn LoadMonitor>,
     clock: Arc<dyn Clock>,
@@ -27,6 +32,8 @@ impl Default for BreakerBuilder {
         BreakerBuilder {
             config: BreakerConfig::default(),
             synchronous: Synchronous::Normal,
+            separate_reader: true,
+            cancel_policy: CancelPolicy::default(),
             metrics: Arc::new(NoopMetrics),
             load: Arc::new(SystemLoadMonitor::default()),
             clock: Arc::new(SystemClock),
@@ -77,7 +84,21 @@ impl BreakerBuilder {
     /// Uses a store the caller opened, of any backend (for SQLite, for example,
     /// [`SqliteStore::from_connection`] on a connection of the caller's).
     pub fn store(self, store: Box<dyn Backend>) -> ProductionCircuitBreaker {
-        self.build(store)
+        self.build(store, None)
+    }
+
+    /// Whether a store opened by path gets a second connection for reads (default: yes), so a
+    /// write waiting on a busy store never stalls a call to another bookmaker. One-shot tools
+    /// (the CLI) save the second open.
+    pub fn separate_reader(mut self, separate: bool) -> Self {
+        self.separate_reader = separate;
+        self
+    }
+
+    /// What a call that is cancelled or panics after admission records (default: a timeout).
+    pub fn cancel_policy(mut self, policy: CancelPolicy) -> Self {
+        self.cancel_policy = policy;
+        self
     }
 
     /// The SQLite settings for a file opened by path: the busy timeout is the config's.
@@ -89,27 +110,51 @@ impl BreakerBuilder {
     }
 
     fn open_mode(self, path: &Path, mode: OpenMode) -> Result<ProductionCircuitBreaker> {
-        let store = SqliteStore::open(path, mode, self.sqlite_options())?;
-        Ok(self.build(Box::new(store)))
+        let options = self.sqlite_options();
+        let store = SqliteStore::open(path, mode, options)?;
+        // A second connection for reads, so that a write waiting on another process's lock
+        // stalls no admission (WAL readers never wait for writers).
+        let reader = if self.separate_reader && mode != OpenMode::ReadOnly {
+            Some(SqliteStore::open(path, OpenMode::MustExist, options)?)
+        } else {
+            None
+        };
+        Ok(match reader {
+            Some(reader) => self.build(Box::new(reader), Some(Box::new(store))),
+            None => self.build(Box::new(store), None),
+        })
     }
 
-    fn build(self, store: Box<dyn Backend>) -> ProductionCircuitBreaker {
+    fn build(
+        self,
+        read: Box<dyn Backend>,
+        write: Option<Box<dyn Backend>>,
+    ) -> ProductionCircuitBreaker {
         let rules = Rules::from(&self.config);
+        let inner = Arc::new(Inner {
+            rules,
+            config: self.config,
+            read: Mutex::new(ReadSide::new(read)),
+            write: write.map(Mutex::new),
+            pending: Mutex::new(Pending::default()),
+            queue: Mutex::new(Queue::default()),
+            queue_changed: Condvar::new(),
+            metrics: self.metrics,
+            load: self.load,
+            clock: self.clock,
+            in_flight: AtomicUsize::new(0),
+            instance: crate::process::instance_id(),
+            cancel_policy: self.cancel_policy,
+            writer_started: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            writer_thread: Mutex::new(None),
+        });
+        writer::start(&inner);
         ProductionCircuitBreaker {
-            inner: Arc::new(Inner {
-                rules,
-                config: self.config,
-                db: Mutex::new(Db::new(store)),
-                metrics: self.metrics,
-                load: self.load,
-                clock: self.clock,
-                in_flight: AtomicUsize::new(0),
-                instance: crate::process::instance_id(),
-                flusher_started: AtomicBool::new(false),
-                stop: Mutex::new(false),
-                wake: Condvar::new(),
+            _life: Arc::new(Lifetime {
+                inner: Arc::clone(&inner),
             }),
-            flusher: Mutex::new(None),
+            inner,
         }
     }
 }

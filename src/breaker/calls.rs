@@ -1,26 +1,88 @@
-//! The call path: admission, refusal, the call, and recording its outcome.
+//! The call path: admission, refusal, the call, and recording its outcome; synchronous and
+//! asynchronous, cancel- and panic-safe.
 
-use super::names::{message_says_timeout, validate_name};
+use super::completion::{Completion, Done, WriteOutcome};
+use super::names::validate_name;
+use super::outcome::{CancelPolicy, Outcome, default_outcome};
+use super::record::Op;
 use super::types::CallContext;
-use super::{Inner, ProductionCircuitBreaker, REASON_LOAD_SHED, REASON_TRIPPED, SYSTEM_ACTOR};
+use super::{
+    Inner, ProductionCircuitBreaker, REASON_LOAD_SHED, REASON_TRIPPED, SYSTEM_ACTOR, lock,
+};
 use crate::error::{BreakerError, CallError, Result};
-use crate::machine::{self, Admission, AuditAction, BreakerState};
-use crate::storage::Durability;
+use crate::machine::{self, Admission, BreakerState};
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// A call admitted through the breaker; dropping it ends the in-flight count.
+/// What a cancelled or panicking call records.
+const CANCELLED: &str = "call cancelled or panicked before it finished";
+
+/// A call admitted through the breaker. Dropped before `finish` (a cancelled future, a panic
+/// in the call), it releases its probe lease at once and records the call by the
+/// [`CancelPolicy`].
 struct Permit<'a> {
     inner: &'a Inner,
-    probe: bool,
+    bookmaker: &'a str,
+    operation: &'a str,
+    /// `Some(lease_until)` when this call is the half-open probe.
+    probe: Option<Option<i64>>,
     started: Instant,
+    finished: bool,
+}
+
+impl Permit<'_> {
+    fn is_probe(&self) -> bool {
+        self.probe.is_some()
+    }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         self.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.finished {
+            return;
+        }
+        let inner = self.inner;
+        let at = inner.clock.now_ms();
+        let op = match (self.probe, inner.cancel_policy) {
+            (Some(lease_until), _) => {
+                // Say nothing about the upstream; let the next call probe at once. The cached
+                // row forgets the lease now, so this process's next call is a candidate.
+                if let Some(Some(row)) = inner.read_side().rows.get_mut(self.bookmaker)
+                    && row.probe_owner.as_deref() == Some(inner.instance.as_str())
+                {
+                    row.probe_owner = None;
+                    row.probe_lease_until = None;
+                }
+                Some(Op::ReleaseProbe {
+                    bookmaker: self.bookmaker.to_owned(),
+                    lease_until,
+                    at,
+                })
+            }
+            (None, CancelPolicy::CountAsTimeout) => Some(Op::Failure {
+                bookmaker: self.bookmaker.to_owned(),
+                weight: inner.config.timeout_weight,
+                error: CANCELLED.to_owned(),
+                probe: false,
+                operation: Some(self.operation.to_owned()),
+                at,
+            }),
+            (None, CancelPolicy::Ignore) => None,
+        };
+        tracing::debug!(
+            bookmaker = self.bookmaker,
+            operation = self.operation,
+            probe = self.is_probe(),
+            panicking = std::thread::panicking(),
+            "call ended before it finished"
+        );
+        if let Some(op) = op {
+            // Never block here: the drop may run on an async executor's thread.
+            inner.enqueue(op, None);
+        }
     }
 }
 
@@ -36,20 +98,28 @@ impl From<BreakerError> for Refusal {
     }
 }
 
+/// What admission decided, before any write.
+enum Admitted {
+    Allow,
+    ProbeCandidate,
+}
+
 impl ProductionCircuitBreaker {
-    /// Wraps an upstream call. Errors whose message contains "timeout" count as timeouts.
-    pub fn call_api<T, E: Display>(
+    /// Wraps an upstream call, by the default rule ([`default_outcome`]): an `Ok` is a success,
+    /// an error is a timeout when it is an I/O timeout or its message says "timeout", else a
+    /// failure. The outcome is written before this returns (when the store is busy past the
+    /// busy timeout, it is kept and written later: see [`Self::pending_writes`]).
+    pub fn call_api<T, E: Display + 'static>(
         &self,
         bookmaker: &str,
         ctx: &CallContext<'_>,
         call: impl FnOnce() -> std::result::Result<T, E>,
     ) -> std::result::Result<T, CallError<E>> {
-        self.call_api_classified(bookmaker, ctx, call, |e: &E| {
-            message_says_timeout(&e.to_string())
-        })
+        self.call_api_with(bookmaker, ctx, call, default_outcome)
     }
 
-    /// As `call_api`, with the caller saying which of its errors are timeouts.
+    /// As `call_api`, with the caller saying which of its errors are timeouts (any other error
+    /// is a failure).
     pub fn call_api_classified<T, E: Display>(
         &self,
         bookmaker: &str,
@@ -57,16 +127,54 @@ impl ProductionCircuitBreaker {
         call: impl FnOnce() -> std::result::Result<T, E>,
         is_timeout: impl FnOnce(&E) -> bool,
     ) -> std::result::Result<T, CallError<E>> {
-        let permit = self
-            .admit(bookmaker, ctx)
-            .map_err(|r| self.refusal(bookmaker, ctx, r))?;
-        let result = call();
-        self.finish(bookmaker, ctx, permit, result, is_timeout)
+        self.call_api_with(
+            bookmaker,
+            ctx,
+            call,
+            |r: &std::result::Result<T, E>| match r {
+                Ok(_) => Outcome::Success,
+                Err(e) if is_timeout(e) => Outcome::Timeout,
+                Err(_) => Outcome::Failure,
+            },
+        )
     }
 
-    /// Wraps an upstream future; needs no particular async runtime. The breaker's own checks
-    /// and writes run synchronously before and after the future.
-    pub async fn call_api_async<T, E: Display, F>(
+    /// As `call_api`, with the caller's classifier deciding how the result counts: success,
+    /// failure, timeout, or ignored (not the upstream's fault; counted neither way). The
+    /// result is returned as it is, whatever it counted as.
+    pub fn call_api_with<T, E: Display>(
+        &self,
+        bookmaker: &str,
+        ctx: &CallContext<'_>,
+        call: impl FnOnce() -> std::result::Result<T, E>,
+        classify: impl FnOnce(&std::result::Result<T, E>) -> Outcome,
+    ) -> std::result::Result<T, CallError<E>> {
+        let mut permit = match self.admission(bookmaker, ctx) {
+            Ok(Admitted::Allow) => self.permit(bookmaker, ctx.operation, None),
+            Ok(Admitted::ProbeCandidate) => {
+                let claim = self.op_now(Op::ClaimProbe {
+                    bookmaker: bookmaker.to_owned(),
+                    operation: ctx.operation.to_owned(),
+                    at: self.now_ms(),
+                });
+                self.after_claim(bookmaker, ctx, claim)?
+            }
+            Err(r) => return Err(self.refusal(bookmaker, ctx, r)),
+        };
+        let result = call();
+        let outcome = classify(&result);
+        if let Some(op) = self.finish(&mut permit, outcome, &result) {
+            self.op_now(op).map(drop).ok();
+        }
+        result.map_err(CallError::Upstream)
+    }
+
+    /// Wraps an upstream future, by the default rule (see [`Self::call_api`]). Needs no
+    /// particular async runtime, and never blocks the thread polling it on the store: writes
+    /// go to the breaker's writer thread and the future awaits them. Dropped before it
+    /// finishes (`tokio::time::timeout`, a `select!`), the call releases its probe lease at
+    /// once and is recorded by the [`CancelPolicy`] (a timeout, by default).
+    pub async fn call_api_async<T, E: Display + 'static, F>(
         &self,
         bookmaker: &str,
         ctx: &CallContext<'_>,
@@ -75,27 +183,109 @@ impl ProductionCircuitBreaker {
     where
         F: Future<Output = std::result::Result<T, E>>,
     {
-        let permit = self
-            .admit(bookmaker, ctx)
-            .map_err(|r| self.refusal(bookmaker, ctx, r))?;
-        let result = call.await;
-        self.finish(bookmaker, ctx, permit, result, |e: &E| {
-            message_says_timeout(&e.to_string())
-        })
+        self.call_api_async_with(bookmaker, ctx, || call, default_outcome)
+            .await
     }
 
-    fn admit(
+    /// As `call_api_async`, with a closure that makes the future (so nothing is built for a
+    /// rejected call) and the caller's classifier (see [`Self::call_api_with`]).
+    pub async fn call_api_async_with<T, E: Display, F, Fut, C>(
         &self,
         bookmaker: &str,
         ctx: &CallContext<'_>,
-    ) -> std::result::Result<Permit<'_>, Refusal> {
+        make_call: F,
+        classify: C,
+    ) -> std::result::Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        C: FnOnce(&std::result::Result<T, E>) -> Outcome,
+    {
+        let mut permit = match self.admission(bookmaker, ctx) {
+            Ok(Admitted::Allow) => self.permit(bookmaker, ctx.operation, None),
+            Ok(Admitted::ProbeCandidate) => {
+                let claim = self
+                    .op_queued(Op::ClaimProbe {
+                        bookmaker: bookmaker.to_owned(),
+                        operation: ctx.operation.to_owned(),
+                        at: self.now_ms(),
+                    })
+                    .await;
+                self.after_claim(bookmaker, ctx, Ok(claim))?
+            }
+            Err(r) => return Err(self.refusal(bookmaker, ctx, r)),
+        };
+        let result = make_call().await;
+        let outcome = classify(&result);
+        if let Some(op) = self.finish(&mut permit, outcome, &result) {
+            drop(permit);
+            self.op_queued(op).await;
+        }
+        result.map_err(CallError::Upstream)
+    }
+
+    /// Applies `op` on this thread (durable before return), in order behind queued writes of
+    /// the same bookmaker; a store busy past the busy timeout leaves it queued (`Pending`).
+    fn op_now(&self, op: Op) -> Result<Done> {
+        let bookmaker = op.bookmaker().to_owned();
+        let failure = op.is_failure();
+        self.inner.apply_in_order(op).inspect_err(|e| {
+            tracing::error!(bookmaker, failure, error = %e, "could not record a call's outcome");
+        })
+    }
+
+    /// Queues `op` for the writer thread and waits for it without blocking this thread.
+    async fn op_queued(&self, op: Op) -> Done {
+        let done = Completion::new();
+        self.inner.enqueue(op, Some(done.clone()));
+        done.await
+    }
+
+    fn after_claim<'a, E>(
+        &'a self,
+        bookmaker: &'a str,
+        ctx: &CallContext<'a>,
+        claim: Result<Done>,
+    ) -> std::result::Result<Permit<'a>, CallError<E>> {
+        match claim {
+            Ok(Done::Claim(Some(lease_until))) => {
+                Ok(self.permit(bookmaker, ctx.operation, Some(lease_until)))
+            }
+            Ok(_) => Err(self.refusal(bookmaker, ctx, Refusal::Tripped(BreakerState::HalfOpen))),
+            Err(e) => Err(self.refusal(bookmaker, ctx, Refusal::Breaker(e))),
+        }
+    }
+
+    fn permit<'a>(
+        &'a self,
+        bookmaker: &'a str,
+        operation: &'a str,
+        probe: Option<Option<i64>>,
+    ) -> Permit<'a> {
+        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        Permit {
+            inner: &self.inner,
+            bookmaker,
+            operation,
+            probe,
+            started: Instant::now(),
+            finished: false,
+        }
+    }
+
+    /// Decides, from the cache, whether the call may go: no write here.
+    fn admission(
+        &self,
+        bookmaker: &str,
+        ctx: &CallContext<'_>,
+    ) -> std::result::Result<Admitted, Refusal> {
         validate_name(bookmaker)?;
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
         let admission = {
-            let mut db = self.lock();
-            db.refresh()?;
-            db.with_row(bookmaker, |row| machine::admit(row, &inner.rules, now))?
+            let mut read = inner.read_side();
+            read.refresh()?;
+            read.with_row(bookmaker, |row| machine::admit(row, &inner.rules, now))?
         };
         // (1) An open breaker rejects before anything else.
         if let Admission::Reject(state) = admission {
@@ -111,20 +301,9 @@ impl ProductionCircuitBreaker {
                 return Err(Refusal::LoadShed(load));
             }
         }
-        let probe = match admission {
-            Admission::ProbeCandidate => {
-                if !self.claim_probe(bookmaker, ctx, now)? {
-                    return Err(Refusal::Tripped(BreakerState::HalfOpen));
-                }
-                true
-            }
-            _ => false,
-        };
-        inner.in_flight.fetch_add(1, Ordering::Relaxed);
-        Ok(Permit {
-            inner,
-            probe,
-            started: Instant::now(),
+        Ok(match admission {
+            Admission::ProbeCandidate => Admitted::ProbeCandidate,
+            _ => Admitted::Allow,
         })
     }
 
@@ -133,10 +312,7 @@ impl ProductionCircuitBreaker {
         let inner = &*self.inner;
         match refusal {
             Refusal::Tripped(state) => {
-                self.lock()
-                    .pending
-                    .count(bookmaker, ctx.operation, REASON_TRIPPED);
-                self.ensure_flusher();
+                lock(&inner.pending).count(bookmaker, ctx.operation, REASON_TRIPPED);
                 inner.metrics.counter(
                     "circuit_breaker_rejected_total",
                     1.0,
@@ -154,10 +330,7 @@ impl ProductionCircuitBreaker {
                 }
             }
             Refusal::LoadShed(system_load) => {
-                self.lock()
-                    .pending
-                    .count(bookmaker, ctx.operation, REASON_LOAD_SHED);
-                self.ensure_flusher();
+                lock(&inner.pending).count(bookmaker, ctx.operation, REASON_LOAD_SHED);
                 let labels = [("bookmaker", bookmaker), ("operation", ctx.operation)];
                 inner.metrics.counter(
                     "circuit_breaker_rejected_total",
@@ -186,235 +359,143 @@ impl ProductionCircuitBreaker {
         }
     }
 
+    /// The call returned: what must be written, if anything (a clean success only joins the
+    /// in-memory batch).
     fn finish<T, E: Display>(
         &self,
-        bookmaker: &str,
-        ctx: &CallContext<'_>,
-        permit: Permit<'_>,
-        result: std::result::Result<T, E>,
-        is_timeout: impl FnOnce(&E) -> bool,
-    ) -> std::result::Result<T, CallError<E>> {
+        permit: &mut Permit<'_>,
+        outcome: Outcome,
+        result: &std::result::Result<T, E>,
+    ) -> Option<Op> {
+        permit.finished = true;
+        let inner = &*self.inner;
         let latency_ms = permit.started.elapsed().as_secs_f64() * 1000.0;
-        let probe = permit.probe;
-        drop(permit);
-        match result {
-            Ok(value) => {
-                if let Err(e) = self.on_success(bookmaker, latency_ms, probe, Some(ctx.operation)) {
-                    tracing::error!(bookmaker, operation = ctx.operation, error = %e, "could not record a success");
+        let probe = permit.is_probe();
+        let bookmaker = permit.bookmaker;
+        let operation = Some(permit.operation.to_owned());
+        let at = inner.clock.now_ms();
+        let error = || match result {
+            Err(e) => e.to_string(),
+            Ok(_) => "the call's result was classified as a failure".to_owned(),
+        };
+        match outcome {
+            Outcome::Success => {
+                if !probe && self.is_clean(bookmaker) {
+                    lock(&inner.pending).add_latency(
+                        bookmaker,
+                        latency_ms,
+                        inner.rules.latency_smoothing,
+                        at,
+                    );
+                    return None;
                 }
-                Ok(value)
+                Some(Op::Success {
+                    bookmaker: bookmaker.to_owned(),
+                    latency_ms,
+                    probe,
+                    operation,
+                    at,
+                })
             }
-            Err(err) => {
-                let weight = if is_timeout(&err) {
-                    self.inner.config.timeout_weight
+            Outcome::Failure | Outcome::Timeout => Some(Op::Failure {
+                bookmaker: bookmaker.to_owned(),
+                weight: if outcome == Outcome::Timeout {
+                    inner.config.timeout_weight
                 } else {
                     1.0
-                };
-                if let Err(e) = self.on_failure(
-                    bookmaker,
-                    weight,
-                    &err.to_string(),
-                    probe,
-                    Some(ctx.operation),
-                ) {
-                    tracing::error!(bookmaker, operation = ctx.operation, error = %e, "could not record a failure");
-                }
-                Err(CallError::Upstream(err))
-            }
-        }
-    }
-
-    fn claim_probe(&self, bookmaker: &str, ctx: &CallContext<'_>, now: i64) -> Result<bool> {
-        let inner = &*self.inner;
-        let mut db = self.lock();
-        let claimed = self.write(&mut db, Durability::Default, |tx| {
-            let Some(row) = tx.load(bookmaker)? else {
-                return Ok((false, None));
-            };
-            match machine::claim_probe(&row, &inner.instance, &inner.rules, now) {
-                Some((next, t)) => {
-                    tx.save(&next)?;
-                    Self::audit_transition(tx, &next, &t, Some(ctx.operation), now)?;
-                    Ok((true, Some(next)))
-                }
-                None => Ok((false, Some(row))),
-            }
-        })?;
-        if claimed {
-            tracing::info!(
-                bookmaker,
-                operation = ctx.operation,
-                reason = "half_open_probe",
-                actor = SYSTEM_ACTOR,
-                "half-open probe started"
-            );
-        }
-        Ok(claimed)
-    }
-
-    fn on_success(
-        &self,
-        bookmaker: &str,
-        latency_ms: f64,
-        probe: bool,
-        operation: Option<&str>,
-    ) -> Result<()> {
-        let inner = &*self.inner;
-        let now = inner.clock.now_ms();
-        let mut db = self.lock();
-        if !probe {
-            db.refresh()?;
-            let clean = db.with_row(bookmaker, |row| row.is_none_or(|r| r.failure_count == 0.0))?;
-            if clean {
-                db.pending
-                    .add_latency(bookmaker, latency_ms, inner.rules.latency_smoothing, now);
-                drop(db);
-                self.ensure_flusher();
-                return Ok(());
-            }
-        }
-        // Failures to clear, or a probe's verdict: write now. Latencies still waiting in memory
-        // for this bookmaker came first, so they are folded in before this one.
-        let waiting = db.pending.latencies.remove(bookmaker);
-        let mut batch = waiting.map(|(b, _)| b).unwrap_or_default();
-        batch.add(latency_ms, inner.rules.latency_smoothing);
-        let written = self.write(&mut db, Durability::Default, |tx| {
-            let row = tx.load(bookmaker)?;
-            let mut closed = false;
-            let mut next = match row {
-                Some(ref r) if probe && machine::holds_probe(r, &inner.instance) => {
-                    let (next, t) = machine::probe_succeeded(r, latency_ms, &inner.rules, now);
-                    Self::audit_transition(tx, &next, &t, operation, now)?;
-                    closed = true;
-                    next
-                }
-                _ => {
-                    machine::record_success(row.as_ref(), bookmaker, latency_ms, &inner.rules, now)
-                }
-            };
-            next.avg_latency = Some(batch.apply(row.as_ref().and_then(|r| r.avg_latency)));
-            tx.save(&next)?;
-            Ok((closed, Some(next)))
-        });
-        let closed = match written {
-            Ok(closed) => closed,
-            Err(e) => {
-                // Nothing was written: the latencies that were waiting go back to wait.
-                if let Some(waiting) = waiting {
-                    db.pending.latencies.insert(bookmaker.to_owned(), waiting);
-                }
-                return Err(e);
-            }
-        };
-        drop(db);
-        if closed {
-            inner
-                .metrics
-                .gauge("circuit_breaker_tripped", 0.0, &[("bookmaker", bookmaker)]);
-            tracing::info!(
-                bookmaker,
+                },
+                error: error(),
+                probe,
                 operation,
-                reason = "half_open_probe_succeeded",
-                actor = SYSTEM_ACTOR,
-                "breaker closed by probe"
-            );
+                at,
+            }),
+            Outcome::Ignored => permit.probe.map(|lease_until| Op::ReleaseProbe {
+                bookmaker: bookmaker.to_owned(),
+                lease_until,
+                at,
+            }),
         }
-        Ok(())
     }
 
-    fn on_failure(
-        &self,
-        bookmaker: &str,
-        weight: f64,
-        error: &str,
-        probe: bool,
-        operation: Option<&str>,
-    ) -> Result<()> {
-        let inner = &*self.inner;
-        let now = inner.clock.now_ms();
-        let mut db = self.lock();
-        // Taken out of the cache: the row written goes back in.
-        let cached = db.cache.remove(bookmaker);
-        // A failure that trips nothing, on a row we know: one guarded UPDATE, no transaction.
-        if !probe && let Some(Some(old)) = &cached {
-            let (next, t) =
-                machine::record_failure(Some(old), bookmaker, weight, error, &inner.rules, now);
-            if t.is_none() && db.store.save_failure_if_unchanged(old, &next)? {
-                db.cache.insert(next.bookmaker.clone(), Some(next));
-                db.adopt_own_commit();
-                return Ok(());
-            }
+    /// No failures to clear: a success needs no write.
+    fn is_clean(&self, bookmaker: &str) -> bool {
+        if self.inner.must_queue(bookmaker) {
+            return false;
         }
-        // The cached row is the stored one if nothing at all has been committed since the
-        // header at which the cache was last known exact: then the transaction need not read
-        // it again.
-        let known = db.token.zip(cached);
-        let transition = self.write(&mut db, Durability::Default, |tx| {
-            let row = match known {
-                Some((token, row)) if tx.token_at_begin() == Some(token) => row,
-                _ => tx.load(bookmaker)?,
-            };
-            let (next, t) = match row {
-                Some(ref r) if probe && machine::holds_probe(r, &inner.instance) => {
-                    let (next, t) = machine::probe_failed(r, weight, error, &inner.rules, now);
-                    (next, Some(t))
-                }
-                _ => machine::record_failure(
-                    row.as_ref(),
-                    bookmaker,
-                    weight,
-                    error,
-                    &inner.rules,
-                    now,
-                ),
-            };
-            tx.save_over(row.as_ref(), &next)?;
-            if let Some(t) = &t {
-                Self::audit_transition(tx, &next, t, operation, now)?;
-            }
-            Ok((t, Some(next)))
-        })?;
-        drop(db);
-        if let Some(t) = transition {
-            let op = operation.unwrap_or("");
-            if t.action == AuditAction::Trip {
-                inner
-                    .metrics
-                    .gauge("circuit_breaker_tripped", 1.0, &[("bookmaker", bookmaker)]);
-                inner.metrics.counter(
-                    "circuit_breaker_trips_total",
-                    1.0,
-                    &[("bookmaker", bookmaker)],
-                );
-                tracing::warn!(bookmaker, operation = op, reason = %t.reason, actor = SYSTEM_ACTOR, "breaker tripped");
-            } else {
-                tracing::warn!(bookmaker, operation = op, reason = %t.reason, actor = SYSTEM_ACTOR, "breaker re-opened by failed probe");
-            }
-        }
-        Ok(())
+        let mut read = self.inner.read_side();
+        read.refresh().is_ok()
+            && read
+                .with_row(bookmaker, |row| row.is_none_or(|r| r.failure_count == 0.0))
+                .unwrap_or(false)
     }
 
-    /// Records a hard failure (weight 1.0), durably, before returning.
-    pub fn record_failure(&self, bookmaker: &str, error: &str) -> Result<()> {
-        validate_name(bookmaker)?;
-        self.on_failure(bookmaker, 1.0, error, false, None)
+    /// Records a hard failure (weight 1.0), durably, before returning (or, when the store is
+    /// busy past the busy timeout, kept and written later: `Pending`).
+    pub fn record_failure(&self, bookmaker: &str, error: &str) -> Result<WriteOutcome> {
+        self.record(bookmaker, 1.0, error)
     }
 
     /// Records a timeout (the configured timeout weight, 0.5 by default).
-    pub fn record_timeout(&self, bookmaker: &str, error: &str) -> Result<()> {
+    pub fn record_timeout(&self, bookmaker: &str, error: &str) -> Result<WriteOutcome> {
+        self.record(bookmaker, self.inner.config.timeout_weight, error)
+    }
+
+    fn record(&self, bookmaker: &str, weight: f64, error: &str) -> Result<WriteOutcome> {
         validate_name(bookmaker)?;
-        self.on_failure(
-            bookmaker,
-            self.inner.config.timeout_weight,
-            error,
-            false,
-            None,
-        )
+        self.inner
+            .apply_in_order(Op::Failure {
+                bookmaker: bookmaker.to_owned(),
+                weight,
+                error: error.to_owned(),
+                probe: false,
+                operation: None,
+                at: self.now_ms(),
+            })
+            .map(Done::outcome)
     }
 
     /// Records a success: the failure count goes back to zero and the latency joins the average.
-    pub fn record_success(&self, bookmaker: &str, latency: Duration) -> Result<()> {
+    pub fn record_success(&self, bookmaker: &str, latency: Duration) -> Result<WriteOutcome> {
         validate_name(bookmaker)?;
-        self.on_success(bookmaker, latency.as_secs_f64() * 1000.0, false, None)
+        let latency_ms = latency.as_secs_f64() * 1000.0;
+        let at = self.now_ms();
+        if self.is_clean(bookmaker) {
+            lock(&self.inner.pending).add_latency(
+                bookmaker,
+                latency_ms,
+                self.inner.rules.latency_smoothing,
+                at,
+            );
+            return Ok(WriteOutcome::Written);
+        }
+        self.inner
+            .apply_in_order(Op::Success {
+                bookmaker: bookmaker.to_owned(),
+                latency_ms,
+                probe: false,
+                operation: None,
+                at,
+            })
+            .map(Done::outcome)
+    }
+
+    /// Writes that wait because the store was busy (failures among them), or queued for the
+    /// writer thread and not made yet. Zero in a healthy process.
+    pub fn pending_writes(&self) -> usize {
+        lock(&self.inner.queue).len()
+    }
+
+    /// Makes every queued write and writes the in-memory latencies and counters now, waiting at
+    /// most the busy timeout. Call it before `std::process::exit` (see the crate docs on what
+    /// a hard exit loses).
+    pub fn flush(&self) -> Result<()> {
+        let left = super::writer::wait_drained(&self.inner, self.inner.config.busy_timeout);
+        self.inner.flush_pending(self.inner.config.busy_timeout)?;
+        if left > 0 {
+            return Err(BreakerError::Busy {
+                waited: self.inner.config.busy_timeout,
+            });
+        }
+        Ok(())
     }
 }

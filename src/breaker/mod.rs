@@ -1,32 +1,42 @@
-//! `ProductionCircuitBreaker`: the state machine of `machine.rs` on the shared database of
-//! `storage.rs`, with the healthy path kept in memory.
+//! `ProductionCircuitBreaker`: the state machine of `machine.rs` on a shared store
+//! (`storage`), with the healthy path kept in memory.
 //!
 //! Where each write happens, and why:
 //! - A healthy call reads the breaker from an in-process cache, validated on every call
-//!   against the WAL index header in shared memory (which every commit of every process
-//!   rewrites; read lock-free, as SQLite itself does, with no system call), or by `PRAGMA
-//!   data_version` where there is no shared WAL index; so a trip made by another process is
-//!   seen by the very next call. Its latency and any rejection counts go to an in-memory batch
-//!   that a background thread writes about once a second (and on `flush` and drop).
+//!   against the store's change token (SQLite: the WAL index header in shared memory, which
+//!   every commit of every process rewrites, read lock-free with no system call); so a trip
+//!   made by another process is seen by the very next call. Its latency and any rejection
+//!   counts go to an in-memory batch that the breaker's writer thread writes about once a
+//!   second (and on `flush` and drop).
 //! - A failure, a trip, a probe claim or result, and every operator action is written before
-//!   the call returns. A failure that trips nothing, on a row in the cache, is one guarded
-//!   UPDATE that applies only if the failure count, last failure time and tripped flag are
-//!   still the cached ones (else the general way follows). Everything else is one
-//!   `BEGIN IMMEDIATE` transaction that re-reads the row (unless nothing at all was committed
-//!   since the cache was exact), so no update made by another process is lost and an audit
-//!   row commits with its state change.
+//!   the synchronous call returns. The asynchronous call hands its write to the writer thread
+//!   and awaits it, so no executor thread ever blocks on the store. A failure that trips
+//!   nothing, on a row in the cache, is one guarded UPDATE; everything else is one write
+//!   transaction that re-reads the row (unless nothing was committed since the cache was
+//!   exact), so no update made by another process is lost and an audit row commits with its
+//!   state change.
+//! - Reads (the change token, row loads) use their own connection when the store can be
+//!   opened twice, so a write waiting on another process's lock stalls no other call.
+//! - A write that cannot be made within the busy timeout is kept, in order, and retried by the
+//!   writer thread until it is made; [`ProductionCircuitBreaker::pending_writes`] says how
+//!   many wait.
 
 mod builder;
 mod cache;
 mod calls;
-mod flusher;
+mod completion;
 mod names;
 mod operator;
+mod outcome;
 mod pending;
+mod record;
 mod types;
+mod writer;
 
 pub use builder::BreakerBuilder;
+pub use completion::WriteOutcome;
 pub use names::{closest_names, message_says_timeout, validate_name};
+pub use outcome::{CancelPolicy, Outcome, chain_has_timeout, default_outcome, error_is_timeout};
 pub use types::{BookmakerStatus, CallContext, ResetOptions, ResetPreview};
 
 use crate::clock::Clock;
@@ -35,13 +45,15 @@ use crate::error::Result;
 use crate::load::LoadMonitor;
 use crate::machine::{BreakerRow, Rules, Transition};
 use crate::metrics::MetricsSink;
-use crate::storage::{Durability, NewAudit, WriteTx};
-use cache::Db;
+use crate::storage::{Backend, Durability, NewAudit, OwnCommit, WriteTx};
+use cache::ReadSide;
+use pending::Pending;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use writer::Queue;
 
 /// Longest bookmaker name accepted, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -60,25 +72,135 @@ const BACKGROUND_FLUSH_BUSY: Duration = Duration::from_millis(50);
 /// The cache is dropped wholesale past this many bookmakers, bounding memory.
 const MAX_CACHED: usize = 10_000;
 
-/// The production circuit breaker. `Send + Sync`: share it between threads with an `Arc`.
+/// The production circuit breaker. `Send + Sync` and `Clone` (clones share one breaker: one
+/// cache, one connection pair, one writer thread); the last clone dropped writes what is
+/// pending.
+#[derive(Clone)]
 pub struct ProductionCircuitBreaker {
     inner: Arc<Inner>,
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    _life: Arc<Lifetime>,
 }
 
 struct Inner {
     config: BreakerConfig,
     rules: Rules,
-    db: Mutex<Db>,
+    /// The change token, row loads and the row cache: held for microseconds.
+    read: Mutex<ReadSide>,
+    /// The connection writes go through; `None` when the store could not be opened twice, and
+    /// the read side's connection writes as well.
+    write: Option<Mutex<Box<dyn Backend>>>,
+    /// Success latencies and counters waiting for the next flush.
+    pending: Mutex<Pending>,
+    /// Writes waiting for the writer thread, in order.
+    queue: Mutex<Queue>,
+    queue_changed: Condvar,
     metrics: Arc<dyn MetricsSink>,
     load: Arc<dyn LoadMonitor>,
     clock: Arc<dyn Clock>,
     in_flight: AtomicUsize,
     /// Names this instance as a probe lease owner.
     instance: String,
-    flusher_started: AtomicBool,
-    stop: Mutex<bool>,
-    wake: Condvar,
+    cancel_policy: CancelPolicy,
+    writer_started: AtomicBool,
+    stop: AtomicBool,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Dropped with the last clone of the breaker: stops the writer thread, then writes what is
+/// still pending.
+struct Lifetime {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Lifetime {
+    fn drop(&mut self) {
+        writer::shut_down(&self.inner);
+    }
+}
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock leaves at worst a stale cache, which the next change-token
+    // check discards; the store itself is transactional.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    fn read_side(&self) -> MutexGuard<'_, ReadSide> {
+        lock(&self.read)
+    }
+
+    /// Runs `f` on the connection writes go through (the read side's when there is no other).
+    fn with_writer<T>(&self, f: impl FnOnce(&mut dyn Backend) -> T) -> T {
+        match &self.write {
+            Some(w) => f(&mut **lock(w)),
+            None => f(&mut *self.read_side().store),
+        }
+    }
+
+    /// Runs one write transaction and keeps the cache in step with what it wrote.
+    fn write<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&mut dyn WriteTx) -> Result<(T, Option<BreakerRow>)>,
+    ) -> Result<T> {
+        let (value, row, commit) = self.with_writer(|store| {
+            let (value, row) = store.write(durability, f)?;
+            Ok::<_, crate::error::BreakerError>((value, row, store.own_commit()))
+        })?;
+        if let Some(row) = row {
+            let name = row.bookmaker.clone();
+            self.after_write(&name, Some(row), commit);
+        }
+        Ok(value)
+    }
+
+    /// After a committed write of `bookmaker`'s row: the cache takes the row when the write
+    /// provably was the only commit since the cache was exact (or the cache was refreshed to
+    /// exactly that commit); otherwise it forgets the row, and the next call reads it.
+    fn after_write(&self, bookmaker: &str, row: Option<BreakerRow>, commit: Option<OwnCommit>) {
+        let mut read = self.read_side();
+        match (commit, row) {
+            (Some(c), Some(row)) if read.token == Some(c.before) => {
+                read.rows.insert(bookmaker.to_owned(), Some(row));
+                read.token = Some(c.after);
+            }
+            (Some(c), Some(row)) if read.token == Some(c.after) => {
+                read.rows.insert(bookmaker.to_owned(), Some(row));
+            }
+            // Without a second connection the read side's connection wrote: its own
+            // `data_version` does not move, so the row is the cache's to keep.
+            (None, Some(row))
+                if self.write.is_none() && read.token.is_some_and(|t| t.is_counter()) =>
+            {
+                read.rows.insert(bookmaker.to_owned(), Some(row));
+            }
+            _ => {
+                read.rows.remove(bookmaker);
+            }
+        }
+    }
+
+    fn audit_transition(
+        tx: &mut dyn WriteTx,
+        row: &BreakerRow,
+        t: &Transition,
+        operation: Option<&str>,
+        now: i64,
+    ) -> Result<i64> {
+        tx.append_audit(&NewAudit {
+            bookmaker: &row.bookmaker,
+            action: t.action.as_str(),
+            reason: Some(&t.reason),
+            user: SYSTEM_ACTOR,
+            timestamp: now,
+            forced: false,
+            state_before: t.before.as_str(),
+            state_after: t.after.as_str(),
+            failure_count: row.failure_count,
+            operation,
+            os_user: None,
+        })
+    }
 }
 
 impl ProductionCircuitBreaker {
@@ -110,64 +232,6 @@ impl ProductionCircuitBreaker {
     /// Calls currently running through this breaker.
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::Relaxed)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Db> {
-        // A panic while holding the lock leaves at worst a stale cache, which the next
-        // change-token check discards; the store itself is transactional.
-        self.inner.db.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs one write transaction and keeps the cache in step with what it wrote.
-    fn write<T>(
-        &self,
-        db: &mut Db,
-        durability: Durability,
-        f: impl FnOnce(&mut dyn WriteTx) -> Result<(T, Option<BreakerRow>)>,
-    ) -> Result<T> {
-        let (value, row) = db.store.write(durability, f)?;
-        if let Some(row) = row {
-            db.cache.insert(row.bookmaker.clone(), Some(row));
-        }
-        db.adopt_own_commit();
-        Ok(value)
-    }
-
-    fn audit_transition(
-        tx: &mut dyn WriteTx,
-        row: &BreakerRow,
-        t: &Transition,
-        operation: Option<&str>,
-        now: i64,
-    ) -> Result<i64> {
-        tx.append_audit(&NewAudit {
-            bookmaker: &row.bookmaker,
-            action: t.action.as_str(),
-            reason: Some(&t.reason),
-            user: SYSTEM_ACTOR,
-            timestamp: now,
-            forced: false,
-            state_before: t.before.as_str(),
-            state_after: t.after.as_str(),
-            failure_count: row.failure_count,
-            operation,
-            os_user: None,
-        })
-    }
-}
-
-impl Drop for ProductionCircuitBreaker {
-    fn drop(&mut self) {
-        if let Ok(mut stop) = self.inner.stop.lock() {
-            *stop = true;
-        }
-        self.inner.wake.notify_all();
-        if let Some(handle) = self.flusher.lock().ok().and_then(|mut h| h.take()) {
-            let _ = handle.join();
-        }
-        if let Err(e) = self.flush() {
-            tracing::error!(error = %e, "could not write pending breaker results on drop");
-        }
     }
 }
 
@@ -201,7 +265,10 @@ mod tests {
             ok_call(&ours).expect("closed");
         }
         assert!(
-            ours.lock().token.is_some_and(|t| !t.is_counter()),
+            ours.inner
+                .read_side()
+                .token
+                .is_some_and(|t| !t.is_counter()),
             "a WAL file takes the lock-free path"
         );
         other.trip("bk", "maintenance", "op").expect("trip");
@@ -283,9 +350,9 @@ mod tests {
         );
         // Our own writes keep the cache valid without a data_version query...
         {
-            let mut db = ours.lock();
-            let now = db.store.change_token().ok();
-            assert_eq!(db.token, now, "token adopted after our write");
+            let mut read = ours.inner.read_side();
+            let now = read.store.change_token().ok();
+            assert_eq!(read.token, now, "token adopted after our write");
         }
         // ...but the other's failures in between are read, not overwritten.
         fail(&other);

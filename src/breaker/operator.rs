@@ -1,6 +1,5 @@
 //! What operators and dashboards do: read status, trip, reset, audit, counters, checks.
 
-use super::cache::Db;
 use super::names::{closest_names, validate_name};
 use super::types::{BookmakerStatus, ResetOptions, ResetPreview};
 use super::{ProductionCircuitBreaker, REASON_FORCED_RESET, REASON_RESET};
@@ -16,18 +15,16 @@ impl ProductionCircuitBreaker {
     /// One breaker's status, or `None` when the database has never seen it.
     pub fn get_status(&self, bookmaker: &str) -> Result<Option<BookmakerStatus>> {
         let now = self.now_ms();
-        let mut db = self.lock();
-        db.flush_before_read(now)?;
-        let row = db.store.load(bookmaker)?;
+        self.inner.flush_before_read()?;
+        let row = self.inner.read_side().store.load(bookmaker)?;
         Ok(row.map(|r| BookmakerStatus::from_row(&r, &self.inner.rules, now)))
     }
 
     /// Every breaker in the database, by name.
     pub fn status_all(&self) -> Result<Vec<BookmakerStatus>> {
         let now = self.now_ms();
-        let mut db = self.lock();
-        db.flush_before_read(now)?;
-        let rows = db.store.load_all()?;
+        self.inner.flush_before_read()?;
+        let rows = self.inner.read_side().store.load_all()?;
         Ok(rows
             .iter()
             .map(|r| BookmakerStatus::from_row(r, &self.inner.rules, now))
@@ -36,11 +33,11 @@ impl ProductionCircuitBreaker {
 
     /// Names of every breaker in the database.
     pub fn bookmaker_names(&self) -> Result<Vec<String>> {
-        self.lock().store.bookmaker_names()
+        self.inner.read_side().store.bookmaker_names()
     }
 
-    fn unknown(&self, db: &mut Db, name: &str) -> BreakerError {
-        let known = db.store.bookmaker_names().unwrap_or_default();
+    fn unknown(&self, name: &str) -> BreakerError {
+        let known = self.bookmaker_names().unwrap_or_default();
         BreakerError::UnknownBookmaker {
             name: name.to_owned(),
             suggestions: closest_names(name, &known),
@@ -59,8 +56,7 @@ impl ProductionCircuitBreaker {
         let actor = non_empty_actor(actor);
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
-        let mut db = self.lock();
-        let status = self.write(&mut db, Durability::Strict, |tx| {
+        let status = inner.write(Durability::Strict, |tx| {
             let row = tx.load(bookmaker)?;
             let before = row.as_ref().map_or(BreakerState::Closed, |r| {
                 machine::state_of(r, &inner.rules, now)
@@ -85,7 +81,6 @@ impl ProductionCircuitBreaker {
                 Some(next),
             ))
         })?;
-        drop(db);
         inner
             .metrics
             .gauge("circuit_breaker_tripped", 1.0, &[("bookmaker", bookmaker)]);
@@ -102,12 +97,10 @@ impl ProductionCircuitBreaker {
     /// Whether a reset would be allowed now; writes nothing.
     pub fn reset_preview(&self, bookmaker: &str, force: bool) -> Result<ResetPreview> {
         let now = self.now_ms();
-        let mut db = self.lock();
-        db.flush_before_read(now)?;
-        let row = db
-            .store
-            .load(bookmaker)?
-            .ok_or_else(|| self.unknown(&mut db, bookmaker))?;
+        self.inner.flush_before_read()?;
+        // The read side's lock ends with this statement: `unknown` takes it again.
+        let row = self.inner.read_side().store.load(bookmaker)?;
+        let row = row.ok_or_else(|| self.unknown(bookmaker))?;
         Ok(self.preview(&row, now, force))
     }
 
@@ -141,10 +134,9 @@ impl ProductionCircuitBreaker {
         let actor = non_empty_actor(options.user);
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
-        let mut db = self.lock();
         // Successes still in memory may be the only record of this bookmaker so far.
-        db.flush_before_read(now)?;
-        let outcome = self.write(&mut db, Durability::Strict, |tx| {
+        inner.flush_before_read()?;
+        let outcome = inner.write(Durability::Strict, |tx| {
             let Some(row) = tx.load(bookmaker)? else {
                 return Ok((Err(None), None));
             };
@@ -193,7 +185,6 @@ impl ProductionCircuitBreaker {
         })?;
         match outcome {
             Ok(status) => {
-                drop(db);
                 inner.metrics.counter(
                     "circuit_breaker_resets_total",
                     1.0,
@@ -212,9 +203,8 @@ impl ProductionCircuitBreaker {
                 );
                 Ok(status)
             }
-            Err(None) => Err(self.unknown(&mut db, bookmaker)),
+            Err(None) => Err(self.unknown(bookmaker)),
             Err(Some(p)) => {
-                drop(db);
                 let elapsed_ms = p.elapsed_ms.unwrap_or(0);
                 tracing::warn!(
                     bookmaker,
@@ -237,25 +227,23 @@ impl ProductionCircuitBreaker {
 
     /// Audit rows, newest first.
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
-        self.lock().store.audit(filter)
+        self.inner.read_side().store.audit(filter)
     }
 
     /// Counter totals of every process (this one's pending counts are written first).
     pub fn counters(&self) -> Result<Vec<CounterRow>> {
-        let now = self.now_ms();
-        let mut db = self.lock();
-        db.flush_before_read(now)?;
-        db.store.counters()
+        self.inner.flush_before_read()?;
+        self.inner.read_side().store.counters()
     }
 
     /// Every breaker row as stored (for health checks; [`Self::status_all`] for display).
     pub fn rows(&self) -> Result<Vec<BreakerRow>> {
-        self.lock().store.load_all()
+        self.inner.read_side().store.load_all()
     }
 
     /// Every audit row, oldest first, and the recorded chain head, read in one snapshot.
     pub fn audit_chain(&self) -> Result<(Vec<AuditRecord>, Option<AuditHead>)> {
-        self.lock().store.audit_chain_and_head()
+        self.inner.read_side().store.audit_chain_and_head()
     }
 
     /// Verifies the audit trail's hash chain against its recorded head.
@@ -266,22 +254,25 @@ impl ProductionCircuitBreaker {
 
     /// The store's own health checks (integrity, journal, schema, ...).
     pub fn diagnostics(&self) -> BackendDiagnostics {
-        self.lock().store.diagnostics()
+        self.inner.read_side().store.diagnostics()
     }
 
     /// The schema version the store is at.
     pub fn schema_version(&self) -> Result<i64> {
-        self.lock().store.schema_version()
+        self.inner.read_side().store.schema_version()
     }
 
     /// Whether the store was opened for reading only.
     pub fn is_read_only(&self) -> bool {
-        self.lock().store.is_read_only()
+        match &self.inner.write {
+            Some(w) => super::lock(w).is_read_only(),
+            None => self.inner.read_side().store.is_read_only(),
+        }
     }
 
     /// Where the store is (a path, or a URL without its password), for messages.
     pub fn location(&self) -> String {
-        self.lock().store.location()
+        self.inner.read_side().store.location()
     }
 }
 

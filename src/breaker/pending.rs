@@ -37,7 +37,34 @@ impl Pending {
         }
     }
 
+    /// Puts back `older`, a batch taken out to be written that could not be: its samples
+    /// came before the ones gathered since, its counts add to theirs.
+    pub(super) fn merge_back(&mut self, older: Pending) {
+        for (bookmaker, (batch, last)) in older.latencies {
+            match self.latencies.remove(&bookmaker) {
+                Some((newer, newer_last)) => {
+                    self.latencies
+                        .insert(bookmaker, (batch.then(&newer), newer_last.max(last)));
+                }
+                None => {
+                    self.latencies.insert(bookmaker, (batch, last));
+                }
+            }
+        }
+        for (bookmaker, ops) in older.counters {
+            for (operation, reasons) in ops {
+                for (reason, n) in reasons {
+                    self.add_count(&bookmaker, &operation, reason, n);
+                }
+            }
+        }
+    }
+
     pub(super) fn count(&mut self, bookmaker: &str, operation: &str, reason: &'static str) {
+        self.add_count(bookmaker, operation, reason, 1);
+    }
+
+    fn add_count(&mut self, bookmaker: &str, operation: &str, reason: &'static str, n: u64) {
         let by_op = match self.counters.get_mut(bookmaker) {
             Some(m) => m,
             None => self.counters.entry(bookmaker.to_owned()).or_default(),
@@ -47,8 +74,8 @@ impl Pending {
             None => by_op.entry(operation.to_owned()).or_default(),
         };
         match by_reason.iter_mut().find(|(r, _)| *r == reason) {
-            Some((_, n)) => *n += 1,
-            None => by_reason.push((reason, 1)),
+            Some((_, count)) => *count += n,
+            None => by_reason.push((reason, n)),
         }
     }
 

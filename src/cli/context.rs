@@ -38,6 +38,8 @@ pub fn operator_builder(g: &GlobalArgs) -> BreakerBuilder {
     ProductionCircuitBreaker::builder()
         .config(breaker_config(g))
         .synchronous(Synchronous::Full)
+        // One command, one connection: nothing here waits behind a write of its own.
+        .separate_reader(false)
 }
 
 /// Opens an existing database for looking. A file the user may not write (or in a folder they

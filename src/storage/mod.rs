@@ -78,8 +78,7 @@ impl ChangeToken {
     }
 
     /// Whether this token was made by [`ChangeToken::from_counter`].
-    #[cfg(test)]
-    pub(crate) fn is_counter(&self) -> bool {
+    pub fn is_counter(&self) -> bool {
         self.0[11] == u32::MAX && self.0[2..11].iter().all(|w| *w == 0)
     }
 }
