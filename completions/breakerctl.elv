@@ -261,8 +261,8 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand --failure-threshold 'Weighted failures that trip a breaker'
             cand --reset-timeout 'How long an automatic trip lasts before a half-open probe'
             cand --json 'Same as --output json'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -253,7 +253,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand repl" -l cooldown 
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand repl" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand repl" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand repl" -l json -d 'Same as --output json'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand repl" -s h -l help -d 'Print help'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand repl" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand repl" -s V -l version -d 'Print version'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand completions" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand completions" -l output -d 'Output format' -r -f -a "table\t''

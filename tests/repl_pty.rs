@@ -9,6 +9,7 @@ use expectrl::process::unix::WaitStatus;
 use expectrl::session::OsSession;
 use expectrl::{ControlCode, Eof, Expect, Session};
 use serde_json::Value;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -137,9 +138,10 @@ fn console_session_end_to_end() {
         "{table}"
     );
 
-    // An open quote continues on the next line.
+    // An open quote continues on the next line, on a prompt of its own.
     s.send("trip bet365 --create --reason 'maintenance\r")
         .unwrap();
+    until(&mut s, "the ' quote is open");
     s.send("window'\r").unwrap();
     until(&mut s, "tripped bet365: now forced_open");
     until(&mut s, "cb.db [3 open] > ");
@@ -154,7 +156,10 @@ fn console_session_end_to_end() {
         .unwrap();
     until(&mut s, "type the name to confirm: ");
     s.send("bet36\r").unwrap();
-    until(&mut s, "forced reset cancelled; nothing written");
+    until(
+        &mut s,
+        "forced reset cancelled: you typed 'bet36', expected 'bet365'; nothing written",
+    );
     until(&mut s, "cb.db [3 open] [exit 1] > ");
     // ...the right one resets.
     s.send("reset bet365 --force --reason 'fixed upstream'\r")
@@ -212,6 +217,183 @@ fn console_session_end_to_end() {
             "status-all --tripped",
         ]
     );
+}
+
+/// A quote left open (an apostrophe in a reason) used to swallow the next commands silently:
+/// the continuation line had no prompt. Now it has one, says why, and Ctrl-C drops it all.
+#[test]
+fn an_open_quote_shows_a_continuation_prompt_and_ctrl_c_cancels_it() {
+    let f = Fixture::new();
+    let mut s = f.console(&[]);
+    until(&mut s, "cb.db [2 open] > ");
+    s.send("trip bet365 --create --reason 'it's down'\r")
+        .unwrap();
+    let shown = until(&mut s, "Ctrl-C cancels");
+    assert!(shown.contains("... "), "continuation prompt: {shown:?}");
+    assert!(shown.contains("the ' quote is open"), "{shown:?}");
+    // What is typed now belongs to the open command...
+    s.send("status-all\r").unwrap();
+    until(&mut s, "Ctrl-C cancels");
+    // ...until Ctrl-C drops it: nothing ran.
+    s.send(ControlCode::EndOfText).unwrap();
+    until(&mut s, "cb.db [2 open] > ");
+    s.send("status bet365\r").unwrap();
+    until(&mut s, "unknown breaker");
+    until(&mut s, "cb.db [2 open] [exit 4] > ");
+    s.send(ControlCode::EndOfTransmission).unwrap();
+    exits_with(&mut s, 0);
+    // No breaker and no audit row: `audit bet365` would be exit 4 (unknown); none is listed.
+    let all = f.json(&["status-all"]);
+    assert!(
+        all.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["bookmaker"] != "bet365"),
+        "{all}"
+    );
+    assert!(!f.cli(&["audit", "--json"]).contains("bet365"));
+}
+
+/// `help` wraps at word boundaries to the terminal's width (it used to leave that to the
+/// terminal, which breaks words); an unknown command gets the console's own words.
+#[test]
+fn help_wraps_to_the_terminal_and_unknown_commands_say_so() {
+    let f = Fixture::new();
+    let mut s = f.console(&[]);
+    s.get_process_mut()
+        .set_window_size(60, 40)
+        .expect("window size");
+    until(&mut s, "cb.db [2 open] > ");
+    s.send("help\r").unwrap();
+    until(&mut s, "Commands (the same as on the command line):");
+    let help = until(&mut s, "cb.db [2 open] > ");
+    for line in help.lines() {
+        let line = line.trim_end_matches('\r');
+        assert!(
+            line.chars().count() <= 60,
+            "wider than 60: {line:?}\n{help}"
+        );
+    }
+    let joined = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for about in [
+        "Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)",
+        "Close a breaker; refused inside the cooldown unless --force",
+    ] {
+        assert!(joined.contains(about), "{about:?} in\n{help}");
+    }
+
+    s.send("stauts pinnacle\r").unwrap();
+    let out = until(&mut s, "cb.db [2 open] [exit 2] > ");
+    assert!(
+        out.contains("unknown command 'stauts'; type help to list the commands"),
+        "{out}"
+    );
+    assert!(out.contains("did you mean 'status'"), "{out}");
+    assert!(!out.contains("Usage:"), "{out}");
+    s.send("exit\r").unwrap();
+    exits_with(&mut s, 0);
+}
+
+/// One name stored as invalid UTF-8 used to leave the console with no names to complete.
+#[test]
+fn console_completes_the_good_names_beside_a_badly_encoded_one() {
+    let f = Fixture::new();
+    for name in [
+        "sim-alpha",
+        "sim-bravo",
+        "sim-charlie",
+        "sim-delta",
+        "badbyte",
+    ] {
+        f.cli(&["trip", name, "--create", "--reason", "seed"]);
+    }
+    crate::support::fixture::rename_to_bytes(&f.db, "badbyte", b"badbyte\xff");
+    let mut s = f.console(&[]);
+    until(&mut s, "cb.db [7 open] > ");
+    s.send("status sim-").unwrap();
+    s.send(ControlCode::HorizontalTabulation).unwrap();
+    s.send(ControlCode::HorizontalTabulation).unwrap();
+    let listed = until(&mut s, "sim-delta");
+    for name in ["sim-alpha", "sim-bravo", "sim-charlie"] {
+        assert!(listed.contains(name), "{name} in {listed:?}");
+    }
+    s.send("al").unwrap();
+    s.send(ControlCode::HorizontalTabulation).unwrap();
+    s.send("\r").unwrap();
+    let out = until(&mut s, "latest audit rows");
+    assert!(out.contains("bookmaker  sim-alpha"), "{out}");
+    until(&mut s, "cb.db [7 open] > ");
+    // The bad one by its escaped form, as status-all shows it.
+    s.send("status 'badbyte\\xff'\r").unwrap();
+    let out = until(&mut s, "latest audit rows");
+    assert!(out.contains(r"bookmaker  badbyte\xff"), "{out}");
+    until(&mut s, "cb.db [7 open] > ");
+    s.send(ControlCode::EndOfTransmission).unwrap();
+    exits_with(&mut s, 0);
+}
+
+/// Piped input is a script: no prompt, no history, the first failing line stops it and its
+/// exit code is the script's. It used to run every line, exit 0 and record them all.
+#[test]
+fn piped_input_runs_as_a_script_that_stops_at_the_first_failure() {
+    let f = Fixture::new();
+    let script = |input: &str| {
+        let mut cmd = breakerctl();
+        cmd.arg("--db").arg(&f.db).arg("repl");
+        f.env(&mut cmd);
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write script");
+        crate::support::run::Run::from_output(child.wait_with_output().expect("output"))
+    };
+
+    let failed = script("status-all --tripped\nstatus nope\ntrip betfair --reason never\n");
+    failed.code(4).says(&[
+        "unknown breaker \"nope\"",
+        "script stopped at line 2 (exit 4)",
+    ]);
+    assert!(failed.stdout.contains("pinnacle"), "{}", failed.stdout);
+    assert!(
+        !failed.stdout.contains("cb.db ["),
+        "no prompt: {}",
+        failed.stdout
+    );
+    assert!(
+        !failed.stdout.contains("console on"),
+        "no banner: {}",
+        failed.stdout
+    );
+
+    // A quoted value may span lines; every line succeeding is exit 0.
+    let passed = script("# checks\ntrip bet365 --create --reason 'two\nlines'\n\nstatus bet365\n");
+    passed.ok();
+    assert!(
+        passed.stdout.contains("tripped bet365"),
+        "{}",
+        passed.stdout
+    );
+    let audit = f.json(&["audit", "bet365"]);
+    assert_eq!(audit[0]["reason"], "two\nlines");
+
+    let open = script("trip pinnacle --reason 'never closed\n");
+    open.code(2).says(&["line 1", "quote is never closed"]);
+
+    assert!(!f.state().exists(), "no history from a script");
+    // Nothing after the failing line ran.
+    let betfair = f.json(&["audit", "betfair"]);
+    assert_eq!(betfair.as_array().expect("rows").len(), 1, "{betfair}");
+
+    let help = f.cli(&["repl", "--help"]);
+    assert!(help.contains("stdin is not a terminal"), "{help}");
 }
 
 #[test]

@@ -31,9 +31,14 @@ impl ProductionCircuitBreaker {
             .collect())
     }
 
-    /// Names of every breaker in the database.
+    /// Names of every breaker in the database that can be addressed (stored as UTF-8).
     pub fn bookmaker_names(&self) -> Result<Vec<String>> {
         self.inner.read_side().store.bookmaker_names()
+    }
+
+    /// Every stored name as its bytes, also one another program stored as invalid UTF-8.
+    pub fn bookmaker_keys(&self) -> Result<Vec<Vec<u8>>> {
+        self.inner.read_side().store.bookmaker_keys()
     }
 
     fn unknown(&self, name: &str) -> BreakerError {

@@ -230,6 +230,16 @@ pub enum Command {
         allow_real_breakers: bool,
     },
     /// Interactive console (the same commands, with completion and history)
+    ///
+    /// On a terminal: a prompt showing how many breakers are open, Tab completion of
+    /// commands, flags and breaker names, history, and forced resets confirmed by typing the
+    /// breaker's name. A line whose quote is still open continues on a `... ` prompt; Ctrl-C
+    /// drops it.
+    ///
+    /// When stdin is not a terminal (`breakerctl repl < checks.txt`), the input is a script:
+    /// each line runs as it would on the command line (a quoted value may span lines, `#`
+    /// starts a comment), with no prompt, no history and no confirmation. The first line that
+    /// fails stops the script, and its exit code is the script's; 0 when every line succeeds.
     Repl,
     /// Shell completion script, to stdout
     Completions {

@@ -8,6 +8,7 @@ pub use super::context::{
 };
 use super::exit::{CliError, ExitCode};
 use super::output::{self, Style, escape};
+use super::target::{self, StoredNames, Target};
 use crate::breaker::{BookmakerStatus, ProductionCircuitBreaker, ResetOptions};
 use crate::error::BreakerError;
 use crate::machine::{AuditAction, BreakerState};
@@ -144,6 +145,11 @@ fn status_all(
         if tripped_only {
             rows.retain(|r| r.tripped);
         }
+        // A name stored as invalid UTF-8 is shown as it can be typed (`badbyte\xff`).
+        let names = StoredNames::load(breaker)?;
+        for r in &mut rows {
+            r.bookmaker = names.shown(&r.bookmaker).to_owned();
+        }
         sort_for_display(&mut rows);
         if style.json() {
             return Ok(output::to_json(&rows)? + "\n");
@@ -197,23 +203,46 @@ fn status_all(
 }
 
 fn unknown(breaker: &ProductionCircuitBreaker, name: &str) -> BreakerError {
-    let known = breaker.bookmaker_names().unwrap_or_default();
+    // Every stored name as it can be typed, a badly encoded one too (`badbyte\xff`).
+    let known = StoredNames::load(breaker)
+        .map(|n| n.typable())
+        .unwrap_or_default();
     BreakerError::UnknownBookmaker {
         name: name.to_owned(),
         suggestions: crate::breaker::closest_names(name, &known),
     }
 }
 
-fn status(g: &GlobalArgs, style: &Style, name: &str, inv: &mut Invocation<'_>) -> Result<ExitCode> {
+fn status(g: &GlobalArgs, style: &Style, arg: &str, inv: &mut Invocation<'_>) -> Result<ExitCode> {
     let breaker = open_for_read(g)?;
-    let Some(status) = breaker.get_status(name)? else {
-        return Err(unknown(&breaker, name).into());
+    let names = StoredNames::load(&breaker)?;
+    let (status, audit) = match names.resolve(arg) {
+        Target::Name(name) => {
+            let Some(status) = breaker.get_status(&name)? else {
+                return Err(unknown(&breaker, &name).into());
+            };
+            let audit = breaker.audit(&AuditFilter {
+                bookmaker: Some(name),
+                limit: Some(5),
+                ..AuditFilter::default()
+            })?;
+            (status, audit)
+        }
+        // The library reads such a row with U+FFFD in its name: pick it out of every row.
+        Target::Undecodable(u) => {
+            names.check_distinct(&u)?;
+            let Some(mut status) = breaker
+                .status_all()?
+                .into_iter()
+                .find(|r| r.bookmaker == u.lossy)
+            else {
+                return Err(unknown(&breaker, arg).into());
+            };
+            status.bookmaker = u.shown.clone();
+            let audit = undecodable_audit(&breaker, &u, AuditFilter::default(), 5)?;
+            (status, audit)
+        }
     };
-    let audit = breaker.audit(&AuditFilter {
-        bookmaker: Some(name.to_owned()),
-        limit: Some(5),
-        ..AuditFilter::default()
-    })?;
     if style.json() {
         let mut doc = serde_json::to_value(&status)?;
         if let Some(obj) = doc.as_object_mut() {
@@ -262,8 +291,13 @@ fn trip(
         return Err(CliError::usage("--reason must not be empty").into());
     }
     let breaker = open_for_write(g)?;
-    let known = breaker.bookmaker_names()?;
-    if !known.iter().any(|k| k == name) {
+    let names = StoredNames::load(&breaker)?;
+    let name = match names.resolve(name) {
+        Target::Name(name) => name,
+        Target::Undecodable(u) => return Err(target::refuse_write("trip", &u)),
+    };
+    let name = name.as_str();
+    if !names.contains(name) {
         if !create {
             let err = unknown(&breaker, name);
             let hint = match &err {
@@ -281,9 +315,15 @@ fn trip(
         }
         check_new_name(name)?;
     }
+    let created = !names.contains(name);
+    let known = if created {
+        breaker.bookmaker_names()?
+    } else {
+        Vec::new()
+    };
     let user = resolve_user(user);
     let status = breaker.trip(name, reason, &user)?;
-    if create && !known.iter().any(|k| k == name) {
+    if create && created {
         // --create answers the typo guard; a near miss still deserves a word.
         let close: Vec<String> = crate::breaker::closest_names(name, &known)
             .into_iter()
@@ -331,6 +371,36 @@ fn shell_quote(s: &str) -> String {
     shell_words::quote(&escape(s)).into_owned()
 }
 
+/// The name a reset addresses; a breaker stored under invalid UTF-8 cannot be reset.
+fn reset_target(breaker: &ProductionCircuitBreaker, arg: &str) -> Result<String> {
+    match StoredNames::load(breaker)?.resolve(arg) {
+        Target::Name(name) => Ok(name),
+        Target::Undecodable(u) => Err(target::refuse_write("reset", &u)),
+    }
+}
+
+/// The audit rows of a breaker stored under invalid UTF-8, newest first: the library reads
+/// their names lossily, so they are picked out of every row that `filter` matches.
+fn undecodable_audit(
+    breaker: &ProductionCircuitBreaker,
+    u: &target::Undecodable,
+    filter: AuditFilter,
+    limit: usize,
+) -> Result<Vec<crate::storage::AuditRecord>> {
+    let mut rows = breaker.audit(&AuditFilter {
+        bookmaker: None,
+        limit: None,
+        ..filter
+    })?;
+    rows.retain(|r| r.bookmaker.as_deref() == Some(u.lossy.as_str()));
+    rows.truncate(limit);
+    for r in &mut rows {
+        r.bookmaker = Some(u.shown.clone());
+    }
+    Ok(rows)
+}
+
+#[derive(Clone, Copy)]
 struct ResetArgs<'a> {
     name: &'a str,
     reason: Option<&'a str>,
@@ -351,6 +421,8 @@ fn reset(
     }
     if a.dry_run {
         let breaker = open_for_read(g)?;
+        let name = reset_target(&breaker, a.name)?;
+        let a = ResetArgs { name: &name, ..a };
         let preview = breaker.reset_preview(a.name, a.force)?;
         if style.json() {
             output::write_json(inv.out, &preview)?;
@@ -378,6 +450,8 @@ fn reset(
         });
     }
     let breaker = open_for_write(g)?;
+    let name = reset_target(&breaker, a.name)?;
+    let a = ResetArgs { name: &name, ..a };
     if a.force
         && !a.yes
         && let Some(prompter) = inv.prompter.as_deref_mut()
@@ -386,14 +460,20 @@ fn reset(
         if breaker.get_status(a.name)?.is_none() {
             return Err(unknown(&breaker, a.name).into());
         }
+        let shown = escape(a.name);
         let typed = prompter.ask(&format!(
-            "forced reset of {} overrides the cooldown; type the name to confirm: ",
-            escape(a.name)
+            "forced reset of {shown} overrides the cooldown; type the name to confirm: "
         ))?;
-        if typed.as_deref().map(str::trim) != Some(a.name) {
+        // The name as shown is accepted too: one with a control character cannot be typed.
+        let typed = typed.as_deref().map(str::trim);
+        if typed != Some(a.name) && typed != Some(shown.as_ref()) {
+            let said = match typed {
+                Some(t) => format!("you typed '{}'", escape(t)),
+                None => "no name typed".to_owned(),
+            };
             return Err(CliError::new(
                 ExitCode::Failure,
-                "forced reset cancelled; nothing written",
+                format!("forced reset cancelled: {said}, expected '{shown}'; nothing written"),
             )
             .into());
         }
@@ -459,35 +539,52 @@ fn audit(
         },
     };
     let breaker = open_for_read(g)?;
-    let name = q.name.as_ref().or(q.bookmaker.as_ref());
-    if let Some(name) = name {
-        // A forgotten breaker has no state row but keeps its audit rows: only a name that
-        // appears nowhere is unknown.
-        let known = breaker.get_status(name)?.is_some()
-            || !breaker
-                .audit(&AuditFilter {
-                    bookmaker: Some(name.clone()),
-                    limit: Some(1),
-                    ..AuditFilter::default()
-                })?
-                .is_empty();
-        if !known {
-            return Err(unknown(&breaker, name).into());
-        }
-    }
     let now = breaker.now_ms();
     let since = q
         .since
         .as_deref()
         .map(|s| parse_since(s, now))
         .transpose()?;
-    let rows = breaker.audit(&AuditFilter {
-        bookmaker: name.cloned(),
+    let names = StoredNames::load(&breaker)?;
+    let filter = AuditFilter {
+        bookmaker: None,
         since,
         action,
         user: q.user.clone(),
         limit: Some(q.limit as usize),
-    })?;
+    };
+    let name = q.name.as_deref().or(q.bookmaker.as_deref());
+    let rows = match name.map(|n| names.resolve(n)) {
+        None => {
+            let mut rows = breaker.audit(&filter)?;
+            for r in &mut rows {
+                if let Some(b) = &mut r.bookmaker {
+                    *b = names.shown(b).to_owned();
+                }
+            }
+            rows
+        }
+        Some(Target::Name(name)) => {
+            // A forgotten breaker has no state row but keeps its audit rows: only a name
+            // that appears nowhere is unknown.
+            let known = breaker.get_status(&name)?.is_some()
+                || !breaker
+                    .audit(&AuditFilter {
+                        bookmaker: Some(name.clone()),
+                        limit: Some(1),
+                        ..AuditFilter::default()
+                    })?
+                    .is_empty();
+            if !known {
+                return Err(unknown(&breaker, &name).into());
+            }
+            breaker.audit(&AuditFilter {
+                bookmaker: Some(name),
+                ..filter
+            })?
+        }
+        Some(Target::Undecodable(u)) => undecodable_audit(&breaker, &u, filter, q.limit as usize)?,
+    };
     if style.json() {
         output::write_json(inv.out, &rows)?;
     } else if rows.is_empty() {

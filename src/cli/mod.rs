@@ -13,6 +13,7 @@ pub mod repl;
 pub mod run;
 pub mod settings;
 pub mod simulate;
+pub mod target;
 pub mod text;
 
 use args::Cli;
@@ -25,7 +26,9 @@ use std::io::IsTerminal;
 /// The binary's whole life: parse, run, report. Returns the process exit code.
 pub fn main_exit_code() -> i32 {
     // Answers the shell's dynamic-completion requests (COMPLETE=bash etc.) and exits.
-    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .shells(complete::SHELLS)
+        .complete();
 
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&argv) {

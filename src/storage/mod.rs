@@ -140,7 +140,17 @@ pub trait Backend: Send {
 
     fn load(&mut self, bookmaker: &str) -> Result<Option<BreakerRow>>;
     fn load_all(&mut self) -> Result<Vec<BreakerRow>>;
+    /// The names [`Backend::load`] can find (a name stored in another encoding is left out).
     fn bookmaker_names(&mut self) -> Result<Vec<String>>;
+    /// Every stored name as its bytes, also one another program stored as invalid UTF-8 (for
+    /// showing and recognising it; the breaker addresses names as UTF-8).
+    fn bookmaker_keys(&mut self) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .bookmaker_names()?
+            .into_iter()
+            .map(String::into_bytes)
+            .collect())
+    }
 
     /// Runs `f` in one write transaction: it commits when `f` returns `Ok`, and writes
     /// nothing otherwise. Use [`dyn Backend::write`] for a closure that returns a value.

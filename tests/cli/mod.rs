@@ -4,4 +4,5 @@
 
 mod commands;
 mod database;
+mod names;
 mod output;

@@ -78,6 +78,11 @@ impl TempDb {
         rusqlite::Connection::open(&self.path).expect("open with rusqlite")
     }
 
+    /// See [`rename_to_bytes`].
+    pub fn rename_to_bytes(&self, name: &str, raw: &[u8]) {
+        rename_to_bytes(&self.path, name, raw);
+    }
+
     pub fn audit_rows(&self) -> i64 {
         self.conn()
             .query_row("SELECT count(*) FROM circuit_breaker_audit", [], |r| {
@@ -94,6 +99,25 @@ impl TempDb {
     /// Every file in the fixture's folder (to see that nothing was created).
     pub fn files(&self) -> Vec<String> {
         list(self.dir.path())
+    }
+}
+
+/// Renames breaker `name` (its state row and audit rows) in the database at `db` to the bytes
+/// `raw`, stored as text the way a program that never checks its encoding leaves them
+/// (`cast(x'..' AS TEXT)`: invalid UTF-8 included).
+pub fn rename_to_bytes(db: &Path, name: &str, raw: &[u8]) {
+    let conn = rusqlite::Connection::open(db).expect("open with rusqlite");
+    for table in ["circuit_breaker_state", "circuit_breaker_audit"] {
+        let changed = conn
+            .execute(
+                &format!("UPDATE {table} SET bookmaker = cast(?1 AS TEXT) WHERE bookmaker = ?2"),
+                rusqlite::params![raw, name],
+            )
+            .expect("rename to bytes");
+        assert!(
+            table != "circuit_breaker_state" || changed == 1,
+            "no breaker {name}"
+        );
     }
 }
 

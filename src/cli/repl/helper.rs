@@ -24,6 +24,9 @@ const RESET: &str = "\x1b[0m";
 pub struct ReplHelper {
     /// The grammar, built once (global flags propagated into every subcommand).
     grammar: clap::Command,
+    /// Set while the console reads the rest of a line whose quote is still open: then there
+    /// is nothing to complete or flag, and an empty line hints how to finish or cancel.
+    pub continuing: Option<Continuation>,
     /// The session's database: where bookmaker names come from unless the line says `--db`.
     db: PathBuf,
     color: bool,
@@ -36,6 +39,7 @@ impl ReplHelper {
         grammar.build();
         ReplHelper {
             grammar,
+            continuing: None,
             db,
             color,
             files: FilenameCompleter::new(),
@@ -273,6 +277,32 @@ impl<'g> Place<'g> {
     }
 }
 
+/// The word of a line that names the command: the first that is neither a flag nor the value
+/// of a global flag (`--db x.db status-all` -> `status-all`).
+pub fn command_word<'w>(
+    grammar: &clap::Command,
+    words: impl IntoIterator<Item = &'w str>,
+) -> Option<&'w str> {
+    let mut skip_value = false;
+    for w in words {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if let Some(long) = w.strip_prefix("--") {
+            skip_value = !long.contains('=')
+                && grammar
+                    .get_arguments()
+                    .any(|a| a.get_long() == Some(long) && takes_value(a));
+            continue;
+        }
+        if w.starts_with('-') && w.len() > 1 {
+            continue;
+        }
+        return Some(w);
+    }
+    None
+}
+
 fn takes_value(arg: &clap::Arg) -> bool {
     arg.get_action().takes_values()
 }
@@ -433,6 +463,9 @@ impl Completer for ReplHelper {
         pos: usize,
         ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        if self.continuing.is_some() {
+            return Ok((pos, Vec::new()));
+        }
         let before = &line[..pos];
         let (start, candidates, place) = self.candidates(before);
         if let Some(arg) = place.expecting
@@ -448,6 +481,12 @@ impl Hinter for ReplHelper {
     type Hint = ArgHint;
 
     fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<ArgHint> {
+        if let Some(c) = &self.continuing {
+            return line.is_empty().then(|| ArgHint {
+                display: c.hint(),
+                completion: None,
+            });
+        }
         if pos < line.len() || line.trim().is_empty() {
             return None;
         }
@@ -480,7 +519,7 @@ impl Hinter for ReplHelper {
 
 impl Highlighter for ReplHelper {
     fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
-        if !self.color {
+        if !self.color || self.continuing.is_some() {
             return Cow::Borrowed(line);
         }
         match self.unknown_command_span(line) {
@@ -507,14 +546,35 @@ impl Highlighter for ReplHelper {
     }
 }
 
+/// Enter always hands the line to the console: a line whose quote is still open is continued
+/// there, on a prompt of its own (`... `), rather than inside the editor, where the next line
+/// would start with no prompt at all.
 impl Validator for ReplHelper {
-    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        // An open quote continues on the next line, as in a shell.
-        Ok(if shell_words::split(ctx.input()).is_err() {
-            ValidationResult::Incomplete
-        } else {
-            ValidationResult::Valid(None)
+    fn validate(&self, _ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        Ok(ValidationResult::Valid(None))
+    }
+}
+
+/// What keeps a line open: a quote, or a trailing backslash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Continuation {
+    pub quote: Option<char>,
+}
+
+impl Continuation {
+    /// Whether `text` (the line so far) still needs more, and why.
+    pub fn of(text: &str) -> Option<Continuation> {
+        shell_words::split(text).is_err().then(|| Continuation {
+            quote: lex(text).open_quote,
         })
+    }
+
+    /// What the console says on the continuation prompt.
+    pub fn hint(&self) -> String {
+        match self.quote {
+            Some(q) => format!("the {q} quote is open: end it with {q}; Ctrl-C cancels"),
+            None => "the line is not finished; Ctrl-C cancels".to_owned(),
+        }
     }
 }
 

@@ -362,6 +362,10 @@ impl Backend for SqliteStore {
         rows::bookmaker_names(&self.conn).map_err(|e| self.err(e))
     }
 
+    fn bookmaker_keys(&mut self) -> Result<Vec<Vec<u8>>> {
+        rows::bookmaker_keys(&self.conn).map_err(|e| self.err(e))
+    }
+
     fn write_dyn(
         &mut self,
         durability: Durability,

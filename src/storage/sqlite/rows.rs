@@ -138,10 +138,29 @@ pub(super) fn load_all(conn: &Connection) -> rusqlite::Result<Vec<BreakerRow>> {
     stmt.query_map([], row_from_sql)?.collect()
 }
 
+/// The names a caller can address (`load` binds UTF-8 text): a name another program stored
+/// as invalid UTF-8 or as a blob is left out instead of failing the whole list, and so every
+/// command that reads it (see `bookmaker_keys` for every stored name).
 pub(super) fn bookmaker_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    Ok(bookmaker_keys(conn)?
+        .into_iter()
+        .filter_map(|k| String::from_utf8(k).ok())
+        .collect())
+}
+
+/// Every stored text name, as its bytes (valid UTF-8 or not).
+pub(super) fn bookmaker_keys(conn: &Connection) -> rusqlite::Result<Vec<Vec<u8>>> {
+    use rusqlite::types::ValueRef;
     let mut stmt =
         conn.prepare_cached("SELECT bookmaker FROM circuit_breaker_state ORDER BY bookmaker")?;
-    stmt.query_map([], |r| r.get(0))?.collect()
+    let mut rows = stmt.query([])?;
+    let mut keys = Vec::new();
+    while let Some(r) = rows.next()? {
+        if let ValueRef::Text(b) = r.get_ref(0)? {
+            keys.push(b.to_vec());
+        }
+    }
+    Ok(keys)
 }
 
 pub(super) fn audit(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<Vec<AuditRecord>> {
