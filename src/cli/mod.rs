@@ -12,6 +12,7 @@ pub mod repl;
 pub mod run;
 pub mod settings;
 pub mod simulate;
+pub mod table;
 pub mod text;
 
 use args::Cli;

@@ -5,3 +5,4 @@
 mod commands;
 mod database;
 mod output;
+mod tables;
