@@ -78,7 +78,7 @@ pub fn execute(cli: &Cli, inv: &mut Invocation<'_>) -> Result<ExitCode> {
             }
             Ok(ExitCode::Ok)
         }
-        Command::Serve { listen } => serve(g, *listen, inv),
+        Command::Serve { listen } => serve(g, listen, inv),
         simulate @ Command::Simulate { .. } => super::simulate::run(g, &style, simulate, inv),
         Command::Repl => Err(CliError::usage("the REPL is already running").into()),
         Command::Completions { shell } => {
@@ -553,11 +553,18 @@ fn file_has_content(path: &Path) -> bool {
 
 fn serve(
     g: &GlobalArgs,
-    listen: std::net::SocketAddr,
+    listen: &crate::serve::ListenAddr,
     inv: &mut Invocation<'_>,
 ) -> Result<ExitCode> {
     // Refuse to start on a database that is not there: a typo in --db must not serve "all clear".
     drop(open_for_read(g)?);
+    let listen = listen.resolve().map_err(|e| {
+        CliError::usage(format!(
+            "cannot resolve --listen {}: {e}",
+            escape(&listen.to_string())
+        ))
+        .hint("give an IP address, e.g. 127.0.0.1:9464")
+    })?;
     let scrape_args = g.clone();
     let health_args = g.clone();
     let out = &mut *inv.out;
