@@ -39,7 +39,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand doctor 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)'
             cand init 'Create the database and schema at --db (idempotent)'
             cand metrics 'Prometheus text exposition of every breaker, to stdout'
-            cand serve 'Serve /metrics and /healthz over HTTP'
+            cand serve 'Serve /metrics and /healthz over HTTP (GET and HEAD)'
             cand simulate 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
             cand repl 'Interactive console (the same commands, with completion and history)'
             cand completions 'Shell completion script, to stdout'
@@ -215,7 +215,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand --version 'Print version'
         }
         &'breakerctl;serve'= {
-            cand --listen 'Address to listen on (loopback unless told otherwise)'
+            cand --listen 'Address to listen on, HOST:PORT; loopback unless told otherwise'
             cand --db 'The breaker database'
             cand --output 'Output format'
             cand --color 'When to color output (auto: only on a terminal, and not when NO_COLOR is set)'
@@ -224,8 +224,8 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand --failure-threshold 'Weighted failures that trip a breaker'
             cand --reset-timeout 'How long an automatic trip lasts before a half-open probe'
             cand --json 'Same as --output json'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -304,7 +304,7 @@ set edit:completion:arg-completer[breakerctl] = {|@words|
             cand doctor 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)'
             cand init 'Create the database and schema at --db (idempotent)'
             cand metrics 'Prometheus text exposition of every breaker, to stdout'
-            cand serve 'Serve /metrics and /healthz over HTTP'
+            cand serve 'Serve /metrics and /healthz over HTTP (GET and HEAD)'
             cand simulate 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
             cand repl 'Interactive console (the same commands, with completion and history)'
             cand completions 'Shell completion script, to stdout'

@@ -46,7 +46,7 @@ complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "audit" -d 'Th
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "doctor" -d 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "init" -d 'Create the database and schema at --db (idempotent)'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "metrics" -d 'Prometheus text exposition of every breaker, to stdout'
-complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "serve" -d 'Serve /metrics and /healthz over HTTP'
+complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "serve" -d 'Serve /metrics and /healthz over HTTP (GET and HEAD)'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "simulate" -d 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "repl" -d 'Interactive console (the same commands, with completion and history)'
 complete -c breakerctl -n "__fish_breakerctl_needs_command" -f -a "completions" -d 'Shell completion script, to stdout'
@@ -204,7 +204,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand metrics" -l reset-
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand metrics" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand metrics" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand metrics" -s V -l version -d 'Print version'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l listen -d 'Address to listen on (loopback unless told otherwise)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l listen -d 'Address to listen on, HOST:PORT; loopback unless told otherwise' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -216,7 +216,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l cooldown
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -l json -d 'Same as --output json'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l scenario -d 'steady: all healthy; outage: one bookmaker fails hard mid-run; spike: 50x traffic while one bookmaker slows into timeouts and the host load passes the shedding threshold' -r -f -a "steady\t''
 outage\t''
@@ -290,7 +290,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fi
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "doctor" -d 'Check the database: integrity, journal mode, schema, probe leases, WAL size, clock skew, long trips and the audit chain (exit 0 healthy, 1 problems, 6 unusable)'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "init" -d 'Create the database and schema at --db (idempotent)'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "metrics" -d 'Prometheus text exposition of every breaker, to stdout'
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "serve" -d 'Serve /metrics and /healthz over HTTP'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "serve" -d 'Serve /metrics and /healthz over HTTP (GET and HEAD)'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "simulate" -d 'Run the market-probe service against simulated bookmakers on 127.0.0.1 and report what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "repl" -d 'Interactive console (the same commands, with completion and history)'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand help; and not __fish_seen_subcommand_from status-all status trip reset audit doctor init metrics serve simulate repl completions man help" -f -a "completions" -d 'Shell completion script, to stdout'

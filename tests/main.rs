@@ -25,3 +25,4 @@ mod serve_cli;
 mod sim_upstream;
 mod simulate;
 mod state_model;
+mod terminal;

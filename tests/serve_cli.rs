@@ -20,7 +20,12 @@ struct Server {
 
 impl Server {
     fn start(db: &Path) -> Server {
-        let mut child = ctl_command(db, &["serve", "--listen", "127.0.0.1:0"])
+        Server::start_on(db, "127.0.0.1:0")
+    }
+
+    /// `breakerctl serve --listen LISTEN`, once its first line names the address bound.
+    fn start_on(db: &Path, listen: &str) -> Server {
+        let mut child = ctl_command(db, &["serve", "--listen", listen])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -184,6 +189,41 @@ fn serve_refuses_a_missing_database() {
     let out = cli(&db, &["serve", "--listen", "127.0.0.1:0"]);
     assert_eq!(out.status.code(), Some(6));
     assert!(!db.exists());
+}
+
+#[test]
+fn listen_takes_host_names_and_an_empty_host_means_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("cb.db");
+    assert!(cli(&db, &["init"]).status.success());
+    // `start_on` checks that the first line names 127.0.0.1 and a port.
+    for listen in ["localhost:0", ":0"] {
+        let server = Server::start_on(&db, listen);
+        assert_eq!(server.get("/healthz"), (200, "ok\n".to_owned()), "{listen}");
+        assert!(server.stop().success(), "{listen}");
+    }
+    // Forms that are not HOST:PORT are usage errors that say what to write.
+    for listen in ["9464", "localhost", "::1:9464", "[::1:9464"] {
+        let out = cli(&db, &["serve", "--listen", listen]);
+        assert_eq!(out.status.code(), Some(2), "{listen}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("HOST:PORT") || stderr.contains("brackets"),
+            "{listen}: {stderr}"
+        );
+    }
+    // A name that does not resolve is a usage error too, before anything is bound.
+    let out = cli(&db, &["serve", "--listen", "no-such-host.invalid:0"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot resolve --listen"));
+    // And --help says it.
+    let help = cli(&db, &["serve", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("an empty host (:9464) means loopback"),
+        "{help}"
+    );
+    assert!(help.contains("0.0.0.0:9464"), "{help}");
 }
 
 const CHILD_DB: &str = "BREAKERCTL_TEST_SERVE_CHILD_DB";

@@ -1,12 +1,15 @@
 //! The metrics exporter answered over real HTTP on 127.0.0.1, port 0.
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use breakerctl::serve::{METRICS_CONTENT_TYPE, ServeOptions, serve, serve_until};
+use breakerctl::serve::{
+    MAX_BODY, MAX_HEAD, METRICS_CONTENT_TYPE, ServeOptions, serve, serve_until,
+};
 
 const EXPOSITION: &str = "# HELP circuit_breaker_tripped Tripped.\n\
                           # TYPE circuit_breaker_tripped gauge\n\
@@ -119,11 +122,175 @@ fn unknown_path_is_404_and_other_methods_405() {
     assert_eq!(resp.status().as_u16(), 405);
     assert_eq!(
         resp.headers().get("allow").map(|v| v.to_str().unwrap()),
-        Some("GET")
+        Some("GET, HEAD")
     );
     let resp = agent().delete(srv.url("/healthz")).call().unwrap();
     assert_eq!(resp.status().as_u16(), 405);
 
+    srv.shutdown();
+}
+
+/// What a raw exchange left: the status, the headers (names lowercased), the body.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `request` over a plain TCP connection (from a thread of its own, as fast as the
+/// server takes it) and reads the answer until the server closes the connection: a reset
+/// instead of a close fails the test.
+fn exchange(addr: SocketAddr, request: Vec<u8>) -> Answer {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        // The server may stop reading once it has answered; that is its right.
+        let _ = writer.write_all(&request);
+    });
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .expect("the server answers, then closes the connection");
+    sender.join().unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8(raw[..split].to_vec()).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("status line {status_line:?}"));
+    let headers = lines
+        .map(|l| {
+            let (n, v) = l.split_once(':').expect("header");
+            (n.trim().to_ascii_lowercase(), v.trim().to_owned())
+        })
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+#[test]
+fn an_oversized_header_gets_431_and_the_connection_is_closed() {
+    let srv = start(|| Ok(EXPOSITION.to_owned()), || Ok(()));
+    // One header line of 1 MB (the server's limit for the whole head is MAX_HEAD).
+    let mut request = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Padding: ".to_vec();
+    request.resize(request.len() + (1 << 20), b'a');
+    request.extend_from_slice(b"\r\n\r\n");
+    let answer = exchange(srv.addr, request);
+    assert_eq!(answer.status, 431);
+    assert_eq!(answer.header("connection"), Some("close"));
+    let body = String::from_utf8_lossy(&answer.body);
+    assert!(body.contains(&MAX_HEAD.to_string()), "{body}");
+
+    // A head just within the limit is answered as usual.
+    let mut request = b"GET /metrics HTTP/1.1\r\nX-Padding: ".to_vec();
+    request.resize(MAX_HEAD - 4, b'a');
+    request.extend_from_slice(b"\r\n\r\n");
+    let answer = exchange(srv.addr, request);
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, EXPOSITION.as_bytes());
+
+    // The server is still there for the next scrape.
+    assert_eq!(get(&srv.url("/metrics")).0, 200);
+    srv.shutdown();
+}
+
+#[test]
+fn an_oversized_body_gets_413_and_the_connection_is_closed() {
+    let srv = start(|| Ok(EXPOSITION.to_owned()), || Ok(()));
+    let size = 1usize << 20;
+    for method in ["POST", "GET"] {
+        let mut request =
+            format!("{method} /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n")
+                .into_bytes();
+        request.resize(request.len() + size, b'b');
+        let answer = exchange(srv.addr, request);
+        assert_eq!(answer.status, 413, "{method}");
+        assert_eq!(answer.header("connection"), Some("close"));
+        let body = String::from_utf8_lossy(&answer.body);
+        assert!(body.contains(&MAX_BODY.to_string()), "{body}");
+    }
+    // A small body is no reason to refuse: the route decides.
+    let answer = exchange(
+        srv.addr,
+        b"POST /metrics HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi".to_vec(),
+    );
+    assert_eq!(answer.status, 405);
+    assert_eq!(get(&srv.url("/healthz")).0, 200);
+    srv.shutdown();
+}
+
+#[test]
+fn head_is_get_without_the_body() {
+    let srv = start(|| Ok(EXPOSITION.to_owned()), || Ok(()));
+    let answer = exchange(
+        srv.addr,
+        b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-type"), Some(METRICS_CONTENT_TYPE));
+    assert_eq!(
+        answer.header("content-length"),
+        Some(EXPOSITION.len().to_string().as_str()),
+        "the length GET would send"
+    );
+    assert!(answer.body.is_empty(), "{:?}", answer.body);
+    let get = exchange(
+        srv.addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+    );
+    assert_eq!(get.header("content-type"), answer.header("content-type"));
+    assert_eq!(get.body, EXPOSITION.as_bytes());
+
+    let health = exchange(srv.addr, b"HEAD /healthz HTTP/1.0\r\n\r\n".to_vec());
+    assert_eq!(health.status, 200);
+    assert!(health.body.is_empty());
+    // A client library's HEAD agrees.
+    let resp = agent().head(srv.url("/metrics")).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    srv.shutdown();
+}
+
+#[test]
+fn malformed_requests_get_400_and_unknown_versions_505() {
+    let srv = start(|| Ok(EXPOSITION.to_owned()), || Ok(()));
+    for (request, status) in [
+        (&b"GARBAGE\r\n\r\n"[..], 400),
+        (b"GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+        (b"GET /metrics HTTP/3.0\r\n\r\n", 505),
+        (
+            b"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            413,
+        ),
+    ] {
+        let answer = exchange(srv.addr, request.to_vec());
+        assert_eq!(
+            answer.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+    }
     srv.shutdown();
 }
 

@@ -205,7 +205,8 @@ fn outage_run_trips_the_failing_bookmaker_and_leaves_an_ordinary_database() {
 fn table_report_names_every_bookmaker_and_what_to_run_next() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("table.db");
-    let out = breakerctl(
+    // At 80 columns: the report's tables fit.
+    let out = ctl_command(
         &db,
         &[
             "simulate",
@@ -220,7 +221,11 @@ fn table_report_names_every_bookmaker_and_what_to_run_next() {
             "--rate",
             "40",
         ],
-    );
+    )
+    .env("NO_COLOR", "1")
+    .env("COLUMNS", "80")
+    .output()
+    .expect("run breakerctl");
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("created breaker database "), "{stdout}");
@@ -234,6 +239,33 @@ fn table_report_names_every_bookmaker_and_what_to_run_next() {
         "next: breakerctl --db",
     ] {
         assert!(stdout.contains(needle), "{needle} missing:\n{stdout}");
+    }
+    for line in stdout.lines() {
+        assert!(!line.ends_with(' '), "trailing space in {line:?}");
+        if [" BOOKMAKER", " sim-", " total"]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
+            assert!(line.chars().count() <= 80, "{line:?}");
+        }
+    }
+
+    // At 80 columns the tables fit, names whole.
+    let narrow = ctl_command(&db, &["status-all"])
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let narrow = String::from_utf8_lossy(&narrow.stdout);
+    for line in narrow.lines() {
+        assert!(line.chars().count() <= 80, "{line:?}");
+    }
+    for name in ["sim-draftkings", "sim-fanduel"] {
+        assert!(
+            narrow
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(name)),
+            "{name}:\n{narrow}"
+        );
     }
 }
 

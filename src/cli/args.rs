@@ -187,11 +187,11 @@ pub enum Command {
     Init,
     /// Prometheus text exposition of every breaker, to stdout
     Metrics,
-    /// Serve /metrics and /healthz over HTTP
+    /// Serve /metrics and /healthz over HTTP (GET and HEAD)
     Serve {
-        /// Address to listen on (loopback unless told otherwise)
-        #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
-        listen: std::net::SocketAddr,
+        /// Address to listen on, HOST:PORT; loopback unless told otherwise
+        #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR", long_help = LISTEN_HELP)]
+        listen: crate::serve::ListenAddr,
     },
     /// Run the market-probe service against simulated bookmakers on 127.0.0.1 and report
     /// what the breakers did; writes real breakers (named sim-*) to --db, creating it if missing
@@ -287,6 +287,15 @@ pub enum SimScenario {
     Outage,
     Spike,
 }
+
+/// `serve --listen --help`; paragraphs on one line each, for clap to wrap.
+const LISTEN_HELP: &str = concat!(
+    "Address to listen on, HOST:PORT; loopback unless told otherwise\n\n",
+    "HOST is an IP address ([::1] for IPv6) or a name such as localhost (its IPv4 address ",
+    "when it has one); an empty host (:9464) means loopback, 127.0.0.1. To be scraped from ",
+    "other machines, say so: 0.0.0.0:9464 or [::]:9464. The first line printed names the ",
+    "address bound (port 0 picks a free one)."
+);
 
 const SIMULATE_HELP: &str = "\
 Every request goes to 127.0.0.1; the run stops by itself after --duration. The host load the

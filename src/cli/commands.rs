@@ -94,7 +94,7 @@ pub fn execute(cli: &Cli, inv: &mut Invocation<'_>) -> Result<ExitCode> {
             }
             Ok(ExitCode::Ok)
         }
-        Command::Serve { listen } => serve(g, *listen, inv),
+        Command::Serve { listen } => serve(g, listen, inv),
         simulate @ Command::Simulate { .. } => super::simulate::run(g, &style, simulate, inv),
         Command::Repl => Err(CliError::usage("the REPL is already running").into()),
         Command::Completions { shell } => {
@@ -140,7 +140,7 @@ fn status_all(
     inv: &mut Invocation<'_>,
 ) -> Result<ExitCode> {
     let breaker = open_for_read(g)?;
-    let render = |breaker: &ProductionCircuitBreaker| -> Result<String> {
+    let load = |breaker: &ProductionCircuitBreaker| -> Result<Vec<BookmakerStatus>> {
         let mut rows = breaker.status_all()?;
         if tripped_only {
             rows.retain(|r| r.tripped);
@@ -151,17 +151,22 @@ fn status_all(
             r.bookmaker = names.shown(&r.bookmaker).to_owned();
         }
         sort_for_display(&mut rows);
+        Ok(rows)
+    };
+    let empty = if tripped_only {
+        "no tripped breakers"
+    } else {
+        "no breakers recorded yet"
+    };
+    let render = |breaker: &ProductionCircuitBreaker| -> Result<String> {
+        let rows = load(breaker)?;
         if style.json() {
             return Ok(output::to_json(&rows)? + "\n");
         }
         if rows.is_empty() {
-            return Ok(if tripped_only {
-                "no tripped breakers\n".to_owned()
-            } else {
-                "no breakers recorded yet\n".to_owned()
-            });
+            return Ok(format!("{empty}\n"));
         }
-        Ok(output::status_table(&rows, breaker.now_ms(), style) + "\n")
+        Ok(output::status_table(&rows, breaker.now_ms()).render(&style.layout()) + "\n")
     };
     // A zero interval would reread the database in a tight loop.
     let watch = watch.map(|w| w.max(Duration::from_millis(100)));
@@ -169,28 +174,55 @@ fn status_all(
         inv.out.write_all(render(&breaker)?.as_bytes())?;
         return Ok(ExitCode::Ok);
     };
+    // On a terminal the frame is redrawn in place and fits the screen; elsewhere (a pipe, a
+    // log file, JSON) each refresh is written whole after the one before.
+    let in_place = style.terminal && !style.json();
     // Ctrl-C ends the watch (and, in the REPL, returns to the prompt) instead of the process.
     let interrupted = Arc::new(AtomicBool::new(false));
     let sig = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
         .context("could not watch for Ctrl-C")?;
+    // A resized terminal gets its new frame at once, not at the next refresh.
+    let resized = Arc::new(AtomicBool::new(false));
+    let winch = if in_place {
+        signal_hook::flag::register(signal_hook::consts::SIGWINCH, Arc::clone(&resized)).ok()
+    } else {
+        None
+    };
+    let mut first = true;
     let result = (|| -> Result<()> {
         while !interrupted.load(Ordering::Relaxed) {
-            let frame = render(&breaker)?;
-            if style.terminal && !style.json() {
-                // Home and clear, then the frame: a redraw in place.
-                write!(inv.out, "\x1b[H\x1b[2J{frame}")?;
-                writeln!(
-                    inv.out,
-                    "every {}; Ctrl-C to stop",
-                    humantime::format_duration(interval)
-                )?;
+            if in_place {
+                let rows = load(&breaker)?;
+                // Read every time: the terminal may have been resized.
+                let (width, height) = output::screen_size(true);
+                let frame = output::watch_frame(
+                    &output::WatchInfo {
+                        rows: &rows,
+                        now: breaker.now_ms(),
+                        refreshed: chrono::Local::now().format("%H:%M:%S").to_string(),
+                        tripped_only,
+                        empty,
+                    },
+                    style,
+                    width.unwrap_or(output::DEFAULT_SCREEN.0),
+                    height.unwrap_or(output::DEFAULT_SCREEN.1),
+                );
+                // Home (and, the first time, clear the screen), then every line over the
+                // one before, then clear what a longer frame left below. No newline after
+                // the last line, so the screen never scrolls.
+                let home = if first { "\x1b[H\x1b[2J" } else { "\x1b[H" };
+                write!(inv.out, "{home}{}\x1b[K\x1b[J", frame.join("\x1b[K\n"))?;
+                first = false;
             } else {
-                inv.out.write_all(frame.as_bytes())?;
+                inv.out.write_all(render(&breaker)?.as_bytes())?;
             }
             inv.out.flush()?;
             let step = Duration::from_millis(50);
             let mut waited = Duration::ZERO;
-            while waited < interval && !interrupted.load(Ordering::Relaxed) {
+            while waited < interval
+                && !interrupted.load(Ordering::Relaxed)
+                && !resized.swap(false, Ordering::Relaxed)
+            {
                 std::thread::sleep(step);
                 waited += step;
             }
@@ -198,6 +230,13 @@ fn status_all(
         Ok(())
     })();
     signal_hook::low_level::unregister(sig);
+    if let Some(winch) = winch {
+        signal_hook::low_level::unregister(winch);
+    }
+    if in_place && !first {
+        // The prompt goes below the last frame.
+        let _ = writeln!(inv.out);
+    }
     result?;
     Ok(ExitCode::Ok)
 }
@@ -258,7 +297,11 @@ fn status(g: &GlobalArgs, style: &Style, arg: &str, inv: &mut Invocation<'_>) ->
         writeln!(inv.out, "\nno audit rows")?;
     } else {
         writeln!(inv.out, "\nlatest audit rows:")?;
-        writeln!(inv.out, "{}", output::audit_table(&audit, now, style))?;
+        writeln!(
+            inv.out,
+            "{}",
+            output::audit_table(&audit, now).render(&style.layout())
+        )?;
     }
     Ok(ExitCode::Ok)
 }
@@ -590,7 +633,11 @@ fn audit(
     } else if rows.is_empty() {
         writeln!(inv.out, "no audit rows match")?;
     } else {
-        writeln!(inv.out, "{}", output::audit_table(&rows, now, style))?;
+        writeln!(
+            inv.out,
+            "{}",
+            output::audit_table(&rows, now).render(&style.layout())
+        )?;
     }
     Ok(ExitCode::Ok)
 }
@@ -661,11 +708,18 @@ fn file_has_content(path: &Path) -> bool {
 
 fn serve(
     g: &GlobalArgs,
-    listen: std::net::SocketAddr,
+    listen: &crate::serve::ListenAddr,
     inv: &mut Invocation<'_>,
 ) -> Result<ExitCode> {
     // Refuse to start on a database that is not there: a typo in --db must not serve "all clear".
     drop(open_for_read(g)?);
+    let listen = listen.resolve().map_err(|e| {
+        CliError::usage(format!(
+            "cannot resolve --listen {}: {e}",
+            escape(&listen.to_string())
+        ))
+        .hint("give an IP address, e.g. 127.0.0.1:9464")
+    })?;
     let scrape_args = g.clone();
     let health_args = g.clone();
     let out = &mut *inv.out;

@@ -9,13 +9,13 @@ use super::args::GlobalArgs;
 use super::context::{Invocation, open_for_read};
 use super::exit::ExitCode;
 use super::output::{self, Style, escape, relative};
+use super::table::{Cell, Column, Paint, Table};
 use crate::breaker::ProductionCircuitBreaker;
 use crate::storage::checks::{
     self, Check, ExpiredLease, FutureTimestamp, LongTrip, SKEW_TOLERANCE,
 };
 use crate::storage::{ChainReport, SCHEMA_VERSION};
 use anyhow::Result;
-use comfy_table::{Cell, Color};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
@@ -244,17 +244,22 @@ fn list(items: impl Iterator<Item = String>) -> String {
 
 /// The report as a table: one line per check.
 pub fn render(report: &DoctorReport, style: &Style) -> String {
-    let mut table = super::output::new_table(style, &["CHECK", "STATUS", "DETAIL"]);
+    let mut table = Table::new(vec![
+        Column::whole("CHECK"),
+        Column::whole("STATUS"),
+        Column::free("DETAIL", 16, None),
+    ]);
     for c in &report.checks {
-        let mut status = Cell::new(if c.ok { "ok" } else { "PROBLEM" });
-        if style.color {
-            status = status.fg(if c.ok { Color::Green } else { Color::Red });
-        }
-        table.add_row(vec![
+        let (status, paint) = if c.ok {
+            ("ok", Paint::Green)
+        } else {
+            ("PROBLEM", Paint::Red)
+        };
+        table.push(vec![
             Cell::new(c.name),
-            status,
-            Cell::new(escape(&c.detail)),
+            Cell::new(status).paint(paint),
+            Cell::new(&c.detail),
         ]);
     }
-    table.to_string()
+    table.render(&style.layout())
 }

@@ -13,6 +13,7 @@ pub mod repl;
 pub mod run;
 pub mod settings;
 pub mod simulate;
+pub mod table;
 pub mod target;
 pub mod text;
 

@@ -1,12 +1,12 @@
 //! Rendering in one place: tables, JSON, escaping of untrusted text, color, relative times.
 
 use super::settings::{ColorChoice, OutputFormat};
+use super::table::{Cell, Column, Layout, Paint, Table};
 use super::text::is_dangerous;
 pub use super::text::{escape, is_printable, shorten};
 use crate::breaker::BookmakerStatus;
 use crate::machine::{BreakerState, fmt_count};
 use crate::storage::AuditRecord;
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use std::io::{IsTerminal, Write};
 
 /// How output looks, resolved once from the flags and the environment.
@@ -15,6 +15,34 @@ pub struct Style {
     pub format: OutputFormat,
     pub color: bool,
     pub terminal: bool,
+    /// The screen's width that tables fit (see `screen_size`); `None`: not fitted.
+    pub width: Option<usize>,
+}
+
+/// Width and height used when stdout is a terminal that does not say its size.
+pub const DEFAULT_SCREEN: (usize, usize) = (80, 24);
+
+/// The screen output goes to, as (columns, lines): `COLUMNS` and `LINES` when set to a
+/// number (as `ls` and curses do, so that a pipe can ask for a width too), else the
+/// terminal's own size when stdout is one (80 x 24 when it does not say), else unknown.
+pub fn screen_size(terminal: bool) -> (Option<usize>, Option<usize>) {
+    let from_env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+    };
+    let tty = terminal
+        .then(|| terminal_size::terminal_size_of(std::io::stdout()))
+        .map(|size| {
+            size.map_or(DEFAULT_SCREEN, |(w, h)| {
+                (usize::from(w.0), usize::from(h.0))
+            })
+        });
+    (
+        from_env("COLUMNS").or(tty.map(|t| t.0)),
+        from_env("LINES").or(tty.map(|t| t.1)),
+    )
 }
 
 impl Style {
@@ -39,11 +67,21 @@ impl Style {
             format,
             color,
             terminal,
+            width: screen_size(terminal).0,
         }
     }
 
     pub fn json(&self) -> bool {
         self.format == OutputFormat::Json
+    }
+
+    /// How tables are drawn: fitted to the width, ruled on a terminal, colored when wanted.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            width: self.width,
+            ruled: self.terminal,
+            color: self.color,
+        }
     }
 }
 
@@ -75,12 +113,12 @@ pub fn timestamp(ms: i64) -> String {
         .unwrap_or_else(|| format!("{ms}ms"))
 }
 
-fn state_color(state: BreakerState) -> Color {
+fn state_paint(state: BreakerState) -> Paint {
     match state {
-        BreakerState::Closed => Color::Green,
-        BreakerState::Open => Color::Red,
-        BreakerState::HalfOpen => Color::Yellow,
-        BreakerState::ForcedOpen => Color::Magenta,
+        BreakerState::Closed => Paint::Green,
+        BreakerState::Open => Paint::Red,
+        BreakerState::HalfOpen => Paint::Yellow,
+        BreakerState::ForcedOpen => Paint::Magenta,
     }
 }
 
@@ -98,32 +136,6 @@ pub fn state_word(state: BreakerState, style: &Style) -> String {
     }
 }
 
-/// On a terminal: a rule above, below and under the header; no lines between rows.
-const TERMINAL_TABLE: comfy_table::TableStyle = comfy_table::TableStyle::new()
-    .top_border(comfy_table::LineStyle::none().fill('─').junction('─'))
-    .header_separator(comfy_table::LineStyle::none().fill('─').junction('─'))
-    .bottom_border(comfy_table::LineStyle::none().fill('─').junction('─'));
-
-/// A table in the project's one style: ruled on a terminal, plain aligned columns otherwise.
-pub fn new_table(style: &Style, header: &[&str]) -> Table {
-    let mut table = Table::new();
-    if style.terminal {
-        table
-            .load_style(TERMINAL_TABLE)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        // Plain aligned columns for grep and awk.
-        table.load_style(presets::NOTHING);
-    }
-    if style.color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
-    table.set_header(header.iter().map(|h| Cell::new(*h)));
-    table
-}
-
 fn opt_ms_relative(ms: Option<i64>, now: i64) -> String {
     ms.map(|m| relative(m, now))
         .unwrap_or_else(|| "-".to_owned())
@@ -135,58 +147,166 @@ fn latency(ms: Option<f64>) -> String {
 }
 
 /// `status-all` as a table: open breakers first, then by name (the caller sorts).
-pub fn status_table(rows: &[BookmakerStatus], now: i64, style: &Style) -> String {
-    let mut table = new_table(
-        style,
-        &[
-            "BOOKMAKER",
-            "STATE",
-            "FAILURES",
-            "LAST ERROR",
-            "AVG LATENCY",
-            "LAST FAILURE",
-            "TRIPS",
-            "LAST RESET",
-        ],
-    );
+pub fn status_table(rows: &[BookmakerStatus], now: i64) -> Table {
+    // LAST ERROR keeps a third of the screen before columns are hidden: LAST RESET, AVG
+    // LATENCY, TRIPS, LAST FAILURE, FAILURES, in that order. At 80 columns that leaves
+    // BOOKMAKER, STATE, FAILURES, LAST ERROR and LAST FAILURE for names of ordinary length.
+    let mut table = Table::new(vec![
+        Column::whole("BOOKMAKER"),
+        Column::whole("STATE"),
+        Column::whole("FAILURES").hide(5),
+        Column::free("LAST ERROR", 20, Some(40)).share(3),
+        Column::whole("AVG LATENCY").hide(2),
+        Column::whole("LAST FAILURE").hide(4),
+        Column::whole("TRIPS").hide(3),
+        Column::free("LAST RESET", 10, Some(64)).hide(1),
+    ]);
     for s in rows {
-        let mut state = Cell::new(s.state.as_str());
-        if style.color {
-            state = state.fg(state_color(s.state));
-        }
         let last_reset = match s.last_reset_at {
-            None => "-".to_owned(),
-            Some(at) => format!(
-                "{} by {}{}",
-                relative(at, now),
-                shorten(s.last_reset_by.as_deref().unwrap_or("?"), 24),
-                s.last_reset_reason
+            None => Cell::new("-"),
+            // The time and who are never cut; the reason is.
+            Some(at) => Cell::keeping(
+                &format!(
+                    "{} by {}",
+                    relative(at, now),
+                    shorten(s.last_reset_by.as_deref().unwrap_or("?"), 24)
+                ),
+                &s.last_reset_reason
                     .as_deref()
-                    .map(|r| format!(": {}", shorten(r, 32)))
-                    .unwrap_or_default()
+                    .map(|r| format!(": {}", escape(r)))
+                    .unwrap_or_default(),
             ),
         };
-        table.add_row(vec![
-            Cell::new(escape(&s.bookmaker)),
-            state,
+        table.push(vec![
+            Cell::new(&s.bookmaker),
+            Cell::new(s.state.as_str()).paint(state_paint(s.state)),
             Cell::new(format!(
                 "{}/{}",
                 fmt_count(s.failures),
                 fmt_count(s.failure_threshold)
             )),
-            Cell::new(
-                s.last_error
-                    .as_deref()
-                    .map(|e| shorten(e, 40))
-                    .unwrap_or_else(|| "-".to_owned()),
-            ),
+            Cell::new(s.last_error.as_deref().unwrap_or("-")),
             Cell::new(latency(s.avg_latency)),
             Cell::new(opt_ms_relative(s.last_failure_at, now)),
-            Cell::new(s.trip_count),
-            Cell::new(last_reset),
+            Cell::new(s.trip_count.to_string()),
+            last_reset,
         ]);
     }
-    table.to_string()
+    table
+}
+
+/// What one frame of `status-all --watch` shows.
+pub struct WatchInfo<'a> {
+    /// Sorted for display: open breakers first.
+    pub rows: &'a [BookmakerStatus],
+    pub now: i64,
+    /// The local time of this refresh, `14:03:07`.
+    pub refreshed: String,
+    pub tripped_only: bool,
+    /// What to say when there are no rows.
+    pub empty: &'a str,
+}
+
+/// "12 breakers, 2 open, 1 half_open": the rows and how many are in each state but closed.
+pub fn state_counts(rows: &[BookmakerStatus], tripped_only: bool) -> String {
+    let n = rows.len();
+    let mut parts = vec![match (tripped_only, n) {
+        (true, _) => format!("{n} tripped"),
+        (false, 1) => "1 breaker".to_owned(),
+        (false, _) => format!("{n} breakers"),
+    }];
+    for state in [
+        BreakerState::Open,
+        BreakerState::ForcedOpen,
+        BreakerState::HalfOpen,
+    ] {
+        let count = rows.iter().filter(|r| r.state == state).count();
+        if count > 0 {
+            parts.push(format!("{count} {}", state.as_str()));
+        }
+    }
+    if n > 0 && rows.iter().all(|r| r.state == BreakerState::Closed) {
+        parts.push("all closed".to_owned());
+    }
+    parts.join(", ")
+}
+
+/// "... 7 more closed", or "... 9 more: 2 open, 7 closed" when not only closed ones are left.
+fn more_note(hidden: &[BookmakerStatus]) -> String {
+    let n = hidden.len();
+    if hidden.iter().all(|r| r.state == BreakerState::Closed) {
+        return format!("... {n} more closed");
+    }
+    let counts: Vec<String> = [
+        BreakerState::Open,
+        BreakerState::ForcedOpen,
+        BreakerState::HalfOpen,
+        BreakerState::Closed,
+    ]
+    .iter()
+    .filter_map(|&state| {
+        let c = hidden.iter().filter(|r| r.state == state).count();
+        (c > 0).then(|| format!("{c} {}", state.as_str()))
+    })
+    .collect();
+    format!("... {n} more: {}", counts.join(", "))
+}
+
+/// One frame of `status-all --watch` for a screen of `width` x `height`: a line with the
+/// counts and the time of the refresh, then the table with as many breakers as fit (in the
+/// order given: open ones first) and "... N more closed" for the rest. At most `height`
+/// lines, each narrower than `width`, so that redrawing in place never scrolls or wraps.
+pub fn watch_frame(
+    info: &WatchInfo<'_>,
+    style: &Style,
+    width: usize,
+    height: usize,
+) -> Vec<String> {
+    use super::table::fit_line;
+    // Never the last column: a character there leaves the cursor waiting to wrap.
+    let width = width.saturating_sub(1).max(1);
+    let height = height.max(1);
+    let summary = format!(
+        "{}, refreshed {}; Ctrl-C to stop",
+        state_counts(info.rows, info.tripped_only),
+        info.refreshed
+    );
+    let mut lines = vec![fit_line(&summary, width)];
+    if info.rows.is_empty() {
+        lines.push(info.empty.to_owned());
+    } else {
+        let layout = Layout {
+            width: Some(width),
+            ..style.layout()
+        };
+        let chrome = if layout.ruled { 4 } else { 1 };
+        // Lines left for breakers once the summary and the table's header and rules are in.
+        let room = height.saturating_sub(1 + chrome);
+        let rows = info.rows;
+        if room < 2 && rows.len() > room {
+            // Not even one breaker and the note: the summary line says the counts.
+            lines.push("(too few lines for the table)".to_owned());
+        } else {
+            let shown = if rows.len() <= room {
+                rows.len()
+            } else {
+                room - 1
+            };
+            let mut table = status_table(&rows[..shown], info.now).lines(&layout);
+            if shown < rows.len() {
+                let note = format!(" {}", more_note(&rows[shown..]));
+                let at = if layout.ruled {
+                    table.len() - 1
+                } else {
+                    table.len()
+                };
+                table.insert(at, note);
+            }
+            lines.extend(table);
+        }
+    }
+    lines.truncate(height);
+    lines.iter().map(|l| fit_line(l, width)).collect()
 }
 
 /// `status NAME`: one breaker, field by field, whole values (escaped).
@@ -232,41 +352,49 @@ pub fn status_detail(s: &BookmakerStatus, now: i64, style: &Style) -> String {
 }
 
 /// Audit rows as a table.
-pub fn audit_table(rows: &[AuditRecord], now: i64, style: &Style) -> String {
-    let mut table = new_table(
-        style,
-        &[
-            "ID",
-            "WHEN",
-            "BOOKMAKER",
-            "ACTION",
-            "USER",
-            "FORCED",
-            "STATE",
-            "REASON",
-        ],
-    );
+pub fn audit_table(rows: &[AuditRecord], now: i64) -> Table {
+    // REASON keeps a fifth of the screen before the others give way, in this order: ID,
+    // STATE, the "(os: ...)" of USER, the "(1s ago)" of WHEN, FORCED, USER (FORCED first
+    // when no row is forced).
+    let mut table = Table::new(vec![
+        Column::whole("ID").hide(1),
+        Column::whole("WHEN").compact(4),
+        Column::whole("BOOKMAKER"),
+        Column::whole("ACTION"),
+        Column::whole("USER").compact(3).hide(6),
+        Column::whole("FORCED").hide(5),
+        Column::whole("STATE").hide(2),
+        Column::free("REASON", 12, Some(60)).share(5),
+    ]);
     for r in rows {
-        let when = r
-            .timestamp
-            .map(|t| format!("{} ({})", timestamp(t), relative(t, now)))
-            .unwrap_or_else(|| "-".to_owned());
+        let when = r.timestamp.map_or_else(
+            || Cell::new("-"),
+            |t| {
+                Cell::with_short(
+                    format!("{} ({})", timestamp(t), relative(t, now)),
+                    timestamp(t),
+                )
+            },
+        );
         let state = match (&r.state_before, &r.state_after) {
             (Some(b), Some(a)) => format!("{} -> {}", escape(b), escape(a)),
             _ => "-".to_owned(),
         };
-        table.add_row(vec![
-            Cell::new(r.id),
-            Cell::new(when),
+        table.push(vec![
+            Cell::new(r.id.to_string()),
+            when,
             Cell::new(shorten(r.bookmaker.as_deref().unwrap_or("-"), 40)),
             Cell::new(shorten(r.action.as_deref().unwrap_or("-"), 16)),
-            Cell::new(shorten(&audit_user(r), 40)),
+            Cell::with_short(
+                shorten(&audit_user(r), 40),
+                shorten(r.user.as_deref().unwrap_or("-"), 40),
+            ),
             Cell::new(if r.forced { "yes" } else { "" }),
             Cell::new(state),
-            Cell::new(shorten(r.reason.as_deref().unwrap_or(""), 60)),
+            Cell::new(r.reason.as_deref().unwrap_or("")),
         ]);
     }
-    table.to_string()
+    table
 }
 
 /// Who acted, as the audit table shows it: the claimed user, and the OS user who really ran
@@ -398,6 +526,121 @@ mod tests {
         assert_eq!(relative(0, 7_200_000), "2h ago");
         assert_eq!(relative(0, 4 * 86_400_000), "4d ago");
         assert_eq!(relative(5_000, 0), "in 5s");
+    }
+
+    fn breaker(name: &str, state: BreakerState) -> BookmakerStatus {
+        BookmakerStatus {
+            bookmaker: name.to_owned(),
+            tripped: matches!(state, BreakerState::Open | BreakerState::ForcedOpen),
+            failures: 10.0,
+            failure_threshold: 10.0,
+            last_error: Some("503 Service Unavailable from upstream after 3 retries".to_owned()),
+            avg_latency: Some(2.1),
+            last_failure_at: Some(1_000),
+            trip_count: 1,
+            last_reset_at: None,
+            last_reset_by: None,
+            last_reset_reason: None,
+            state,
+            tripped_at: None,
+            probe_in_flight: false,
+            last_success_at: None,
+            updated_at: 1_000,
+        }
+    }
+
+    fn terminal() -> Style {
+        Style {
+            format: OutputFormat::Table,
+            color: false,
+            terminal: true,
+            width: None,
+        }
+    }
+
+    /// Twelve breakers sorted for display: two open, one half-open, nine closed.
+    fn twelve() -> Vec<BookmakerStatus> {
+        let mut rows = vec![
+            breaker("sim-betmgm", BreakerState::Open),
+            breaker("sim-draftkings-eu-west", BreakerState::Open),
+            breaker("sim-fanduel", BreakerState::HalfOpen),
+        ];
+        rows.extend((0..9).map(|i| breaker(&format!("closed-{i}"), BreakerState::Closed)));
+        rows
+    }
+
+    fn frame(rows: &[BookmakerStatus], width: usize, height: usize) -> Vec<String> {
+        let info = WatchInfo {
+            rows,
+            now: 61_000,
+            refreshed: "14:03:07".to_owned(),
+            tripped_only: false,
+            empty: "no breakers recorded yet",
+        };
+        watch_frame(&info, &terminal(), width, height)
+    }
+
+    #[test]
+    fn a_watch_frame_fits_the_screen_with_open_breakers_first() {
+        let rows = twelve();
+        let lines = frame(&rows, 80, 10);
+        assert_eq!(lines.len(), 10, "{lines:#?}");
+        assert_eq!(
+            lines[0],
+            "12 breakers, 2 open, 1 half_open, refreshed 14:03:07; Ctrl-C to stop"
+        );
+        for line in &lines {
+            assert!(
+                super::super::table::fit(line, 79) == *line,
+                "{line:?} wider than 79"
+            );
+        }
+        // Summary, rule, header, rule: then 4 breakers, the note and the bottom rule.
+        assert!(lines[2].starts_with(" BOOKMAKER"), "{lines:#?}");
+        let names: Vec<&str> = lines[4..8]
+            .iter()
+            .map(|l| l.split_whitespace().next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "sim-betmgm",
+                "sim-draftkings-eu-west",
+                "sim-fanduel",
+                "closed-0"
+            ]
+        );
+        assert_eq!(lines[8], " ... 8 more closed");
+        assert!(lines[9].starts_with('─'));
+
+        // Everything fits on a tall screen: no note.
+        let tall = frame(&rows, 120, 40);
+        assert_eq!(tall.len(), 1 + 4 + 12);
+        assert!(!tall.iter().any(|l| l.contains("more")));
+        assert!(tall.iter().all(|l| !l.ends_with(' ')));
+    }
+
+    #[test]
+    fn a_watch_frame_says_what_is_hidden_when_open_ones_do_not_fit() {
+        let mut rows: Vec<BookmakerStatus> = (0..6)
+            .map(|i| breaker(&format!("open-{i}"), BreakerState::Open))
+            .collect();
+        rows.push(breaker("calm", BreakerState::Closed));
+        let lines = frame(&rows, 80, 8);
+        assert_eq!(lines.len(), 8, "{lines:#?}");
+        assert_eq!(lines[6], " ... 5 more: 4 open, 1 closed");
+        // Too few lines for any table: the summary still counts them.
+        let tiny = frame(&rows, 80, 3);
+        assert_eq!(tiny[0].split(',').next(), Some("7 breakers"));
+        assert!(tiny.len() <= 3);
+        // A narrow screen cuts the summary line, never past the width.
+        let narrow = frame(&rows, 30, 8);
+        assert_eq!(narrow[0], "7 breakers, 6 open, refreshe…");
+        assert!(
+            narrow
+                .iter()
+                .all(|l| unicode_width::UnicodeWidthStr::width(l.as_str()) <= 29)
+        );
     }
 
     #[test]

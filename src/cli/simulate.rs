@@ -5,12 +5,12 @@ use super::args::{Command, GlobalArgs, SimScenario};
 use super::context::Invocation;
 use super::exit::{CliError, ExitCode};
 use super::output::{Style, escape};
+use super::table::{Cell, Column, Paint, Table};
 use crate::breaker::ProductionCircuitBreaker;
 use crate::sim::scenario::{
     self, BookmakerReport, Latency, Progress, Report, Scenario, SimOptions,
 };
 use anyhow::Result;
-use comfy_table::{Cell, CellAlignment, Color, Table};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -235,25 +235,33 @@ fn short_ms(ms: f64) -> String {
     }
 }
 
-fn new_table(style: &Style, header: &[&str]) -> Table {
-    let mut table = super::output::new_table(style, header);
-    for i in 1..header.len() {
-        if let Some(c) = table.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    table
+/// The bookmaker's name, then numbers aligned right; `hide` ranks the columns that give way
+/// when the table is wider than the screen (0: never hidden).
+fn new_table(header: &[(&'static str, u8)]) -> Table {
+    Table::new(
+        header
+            .iter()
+            .enumerate()
+            .map(|(i, &(h, hide))| {
+                let c = if i == 0 {
+                    Column::whole(h)
+                } else {
+                    Column::whole(h).right()
+                };
+                if hide > 0 { c.hide(hide) } else { c }
+            })
+            .collect(),
+    )
 }
 
-fn colored(text: String, color: Color, style: &Style) -> Cell {
-    let cell = Cell::new(text);
-    if style.color { cell.fg(color) } else { cell }
+fn colored(text: String, color: Paint) -> Cell {
+    Cell::new(text).paint(color)
 }
 
-fn name_cell(b: &BookmakerReport, style: &Style) -> Cell {
+fn name_cell(b: &BookmakerReport) -> Cell {
     let name = escape(&b.bookmaker).into_owned();
     if b.degraded {
-        colored(format!("{name} (degraded)"), Color::Yellow, style)
+        colored(format!("{name} (degraded)"), Paint::Yellow)
     } else {
         Cell::new(name)
     }
@@ -324,70 +332,65 @@ pub fn render(report: &Report, style: &Style, db: &std::path::Path) -> String {
     ));
 
     // The callers' view.
-    let mut calls = new_table(
-        style,
-        &[
-            "BOOKMAKER",
-            "CALLS",
-            "OK",
-            "FAILED",
-            "TIMED OUT",
-            "REJECTED (OPEN)",
-            "SHED",
-        ],
-    );
+    // SHED is also in the load shedding line below.
+    let mut calls = new_table(&[
+        ("BOOKMAKER", 0),
+        ("CALLS", 0),
+        ("OK", 0),
+        ("FAILED", 0),
+        ("TIMED OUT", 0),
+        ("REJECTED (OPEN)", 0),
+        ("SHED", 1),
+    ]);
     for b in &report.bookmakers {
         let c = &b.counts;
-        calls.add_row(vec![
-            name_cell(b, style),
-            Cell::new(c.calls),
-            Cell::new(c.successes),
-            Cell::new(c.failures),
-            Cell::new(c.timeouts),
-            Cell::new(c.rejected_open),
-            Cell::new(c.shed),
+        calls.push(vec![
+            name_cell(b),
+            Cell::new(c.calls.to_string()),
+            Cell::new(c.successes.to_string()),
+            Cell::new(c.failures.to_string()),
+            Cell::new(c.timeouts.to_string()),
+            Cell::new(c.rejected_open.to_string()),
+            Cell::new(c.shed.to_string()),
         ]);
     }
     let c = &report.totals;
-    calls.add_row(vec![
+    calls.push(vec![
         Cell::new("total"),
-        Cell::new(c.calls),
-        Cell::new(c.successes),
-        Cell::new(c.failures),
-        Cell::new(c.timeouts),
-        Cell::new(c.rejected_open),
-        Cell::new(c.shed),
+        Cell::new(c.calls.to_string()),
+        Cell::new(c.successes.to_string()),
+        Cell::new(c.failures.to_string()),
+        Cell::new(c.timeouts.to_string()),
+        Cell::new(c.rejected_open.to_string()),
+        Cell::new(c.shed.to_string()),
     ]);
-    out.push_str(&calls.to_string());
+    out.push_str(&calls.render(&style.layout()));
     out.push_str("\n\n");
 
     // The breakers' view.
-    let mut breakers = new_table(
-        style,
-        &[
-            "BOOKMAKER",
-            "TRIPS",
-            "DEGRADED->TRIP",
-            "REQS WHILE OPEN",
-            "PROBES",
-            "p50/p99 CLOSED",
-            "p50/p99 OPEN",
-            "STATE NOW",
-        ],
-    );
+    let mut breakers = new_table(&[
+        ("BOOKMAKER", 0),
+        ("TRIPS", 0),
+        ("DEGRADED->TRIP", 4),
+        ("REQS WHILE OPEN", 0),
+        ("PROBES", 2),
+        ("p50/p99 CLOSED", 3),
+        ("p50/p99 OPEN", 1),
+        ("STATE NOW", 0),
+    ]);
     for b in &report.bookmakers {
         let leaks = if b.requests_while_open == 0 {
             Cell::new("0")
         } else {
-            colored(b.requests_while_open.to_string(), Color::Red, style)
+            colored(b.requests_while_open.to_string(), Paint::Red)
         };
         let trips = if b.trips > 0 && !b.degraded {
-            colored(b.trips.to_string(), Color::Red, style)
+            colored(b.trips.to_string(), Paint::Red)
         } else {
-            Cell::new(b.trips)
+            Cell::new(b.trips.to_string())
         };
-        breakers.add_row(vec![
-            name_cell(b, style),
+        breakers.push(vec![
+            name_cell(b),
             trips,
             Cell::new(
                 b.time_to_trip_ms
@@ -405,7 +408,7 @@ pub fn render(report: &Report, style: &Style, db: &std::path::Path) -> String {
             Cell::new(b.final_state.map(|s| s.as_str()).unwrap_or("-")),
         ]);
     }
-    out.push_str(&breakers.to_string());
+    out.push_str(&breakers.render(&style.layout()));
     out.push('\n');
     let in_flight: u64 = report
         .bookmakers

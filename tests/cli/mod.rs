@@ -6,3 +6,4 @@ mod commands;
 mod database;
 mod names;
 mod output;
+mod tables;

@@ -22,6 +22,7 @@ pub const INHERITED: &[&str] = &[
     "_CLAP_COMPLETE_SPACE",
     "_CLAP_IFS",
     "COLUMNS",
+    "LINES",
 ];
 
 /// `program` without the inherited settings, recording audit rows as user `tester`.
