@@ -111,30 +111,66 @@ impl BreakerError {
 }
 
 /// What `call_api` returns instead of the call's value.
-#[derive(Debug, thiserror::Error)]
+///
+/// It is a `std::error::Error` whenever the upstream's error is one, with that error (or the
+/// breaker's) as its `source()`, so anyhow and tracing show the whole chain.
+#[derive(Debug)]
 pub enum CallError<E> {
     /// The breaker is open: the upstream was not called.
-    #[error("circuit breaker for {bookmaker} is {state}; call rejected")]
     Tripped {
+        /// The breaker's bookmaker.
         bookmaker: String,
+        /// The operation of the refused call.
         operation: String,
+        /// The state that refused it (`open`, `half_open` with a probe running, `forced_open`).
         state: BreakerState,
     },
     /// The host is overloaded and the operation is heavy: the upstream was not called.
-    #[error(
-        "load shed: system load {system_load:.2} above threshold, {operation} on {bookmaker} rejected"
-    )]
     LoadShed {
+        /// The breaker's bookmaker.
         bookmaker: String,
+        /// The operation of the shed call.
         operation: String,
+        /// The host's load (0 to 1) when it was shed.
         system_load: f64,
     },
     /// The upstream's own error, unchanged.
-    #[error("{0}")]
     Upstream(E),
     /// The breaker could not read or write its state.
-    #[error("circuit breaker storage: {0}")]
     Breaker(BreakerError),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for CallError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Tripped {
+                bookmaker, state, ..
+            } => write!(
+                f,
+                "circuit breaker for {bookmaker} is {state}; call rejected"
+            ),
+            CallError::LoadShed {
+                bookmaker,
+                operation,
+                system_load,
+            } => write!(
+                f,
+                "load shed: system load {system_load:.2} above threshold, {operation} on {bookmaker} rejected"
+            ),
+            CallError::Upstream(e) => write!(f, "{e}"),
+            CallError::Breaker(e) => write!(f, "circuit breaker storage: {e}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Upstream(e) => Some(e),
+            CallError::Breaker(e) => Some(e),
+            CallError::Tripped { .. } | CallError::LoadShed { .. } => None,
+        }
+    }
 }
 
 impl<E> CallError<E> {

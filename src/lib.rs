@@ -27,6 +27,8 @@ pub mod storage;
 
 #[cfg(feature = "exporter")]
 pub mod exposition;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+pub mod integrations;
 #[cfg(feature = "exporter")]
 pub mod serve;
 #[cfg(feature = "sim")]

@@ -73,7 +73,10 @@ async fn a_cancelled_probe_releases_its_lease_at_once() {
         .expect("row");
     assert_eq!(row.probe_owner, None, "lease released");
     assert_eq!(row.probe_lease_until, None);
-    assert!(row.tripped, "still tripped: a cancelled probe is no verdict");
+    assert!(
+        row.tripped,
+        "still tripped: a cancelled probe is no verdict"
+    );
     // The very next call is the probe (it was 30 s before).
     let next = cb
         .call_api_async("bk", &ctx(), async { Ok::<_, std::io::Error>("up") })
@@ -109,7 +112,10 @@ async fn cancelled_calls_count_as_timeouts_and_trip_the_breaker() {
     settle(&cb);
     assert_eq!(cb.in_flight(), 0);
     let status = cb.get_status("slow").expect("status").expect("a row");
-    assert!(status.tripped, "twenty cancelled calls weigh 10: {status:?}");
+    assert!(
+        status.tripped,
+        "twenty cancelled calls weigh 10: {status:?}"
+    );
     assert_eq!(status.failures, 10.0);
     // With CancelPolicy::Ignore they count for nothing.
     let quiet = ProductionCircuitBreaker::builder()
@@ -138,7 +144,9 @@ fn a_panicking_probe_releases_its_lease() {
     trip_by_failures(&cb, "bk");
     std::thread::sleep(Duration::from_millis(350));
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = cb.call_api("bk", &ctx(), || -> Result<(), String> { panic!("bug in the caller") });
+        let _ = cb.call_api("bk", &ctx(), || -> Result<(), String> {
+            panic!("bug in the caller")
+        });
     }));
     assert!(panicked.is_err());
     assert_eq!(cb.in_flight(), 0);
@@ -164,7 +172,9 @@ fn a_busy_store_blocks_neither_the_executor_nor_other_bookmakers() {
     cb.call_api("a", &ctx(), || Ok::<_, String>(())).expect("a");
     cb.call_api("b", &ctx(), || Ok::<_, String>(())).expect("b");
     let holder = db.conn();
-    holder.execute_batch("BEGIN IMMEDIATE").expect("hold the write lock");
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -172,7 +182,9 @@ fn a_busy_store_blocks_neither_the_executor_nor_other_bookmakers() {
     let (slept, healthy_b, failing_a) = runtime.block_on(async {
         let started = Instant::now();
         let c = ctx();
-        let a = cb.call_api_async("a", &c, async { Err::<(), _>(std::io::Error::other("503")) });
+        let a = cb.call_api_async("a", &c, async {
+            Err::<(), _>(std::io::Error::other("503"))
+        });
         let tick = async {
             tokio::time::sleep(Duration::from_millis(10)).await;
             let slept = started.elapsed();
@@ -186,12 +198,22 @@ fn a_busy_store_blocks_neither_the_executor_nor_other_bookmakers() {
         (slept, b_took, started.elapsed())
     });
     // One thread ran all of it: the 10 ms sleep woke while A's write waited for the lock.
-    assert!(slept < Duration::from_millis(1000), "executor blocked: {slept:?}");
-    assert!(healthy_b < Duration::from_millis(500), "b stalled: {healthy_b:?}");
+    assert!(
+        slept < Duration::from_millis(1000),
+        "executor blocked: {slept:?}"
+    );
+    assert!(
+        healthy_b < Duration::from_millis(500),
+        "b stalled: {healthy_b:?}"
+    );
     assert!(failing_a >= Duration::from_millis(10));
     holder.execute_batch("ROLLBACK").expect("release");
     settle(&cb);
-    assert_eq!(failures(&cb, "a"), 1.0, "A's failure was written once the lock went");
+    assert_eq!(
+        failures(&cb, "a"),
+        1.0,
+        "A's failure was written once the lock went"
+    );
 }
 
 /// A failure the store cannot take within the busy timeout is kept, said, and written later.
@@ -199,12 +221,19 @@ fn a_busy_store_blocks_neither_the_executor_nor_other_bookmakers() {
 fn a_failure_past_the_busy_timeout_is_kept_and_written_later() {
     let db = TempDb::new();
     let cb = breaker(&db, config());
-    cb.call_api("bk", &ctx(), || Ok::<_, String>(())).expect("warm");
+    cb.call_api("bk", &ctx(), || Ok::<_, String>(()))
+        .expect("warm");
     let holder = db.conn();
-    holder.execute_batch("BEGIN IMMEDIATE").expect("hold the write lock");
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
     let r = cb.call_api("bk", &ctx(), || Err::<(), _>("boom".to_owned()));
     assert!(matches!(r, Err(CallError::Upstream(_))));
-    assert_eq!(cb.pending_writes(), 1, "the failure waits, it is not dropped");
+    assert_eq!(
+        cb.pending_writes(),
+        1,
+        "the failure waits, it is not dropped"
+    );
     assert_eq!(
         cb.record_failure("bk", "second").expect("kept"),
         WriteOutcome::Pending
@@ -235,15 +264,23 @@ fn the_classifier_decides_what_counts() {
     assert_eq!(failures(&cb, "bk"), 0.0);
     // An I/O timeout weighs 0.5 by the default rule, whatever its message says.
     let _ = cb.call_api("bk", &ctx(), || {
-        Err::<(), _>(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer"))
+        Err::<(), _>(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no answer",
+        ))
     });
     assert_eq!(failures(&cb, "bk"), 0.5);
     // An Ok classified as a failure (a 503 the client returned as a response) counts, and
     // the caller still gets its value.
-    let r = cb.call_api_with("bk", &ctx(), || Ok::<_, String>(503), |r| match r {
-        Ok(503) => Outcome::Failure,
-        _ => Outcome::Success,
-    });
+    let r = cb.call_api_with(
+        "bk",
+        &ctx(),
+        || Ok::<_, String>(503),
+        |r| match r {
+            Ok(503) => Outcome::Failure,
+            _ => Outcome::Success,
+        },
+    );
     assert_eq!(r.expect("value returned"), 503);
     assert_eq!(failures(&cb, "bk"), 1.5);
     // An ignored error does not reset the count as a success would.
@@ -282,6 +319,8 @@ fn clones_share_one_breaker() {
     assert_eq!(failures(&cb, "bk"), 1.0);
     drop(cb);
     // The clone still works after the original is gone.
-    clone.call_api("bk", &ctx(), || Ok::<_, String>(())).expect("ok");
+    clone
+        .call_api("bk", &ctx(), || Ok::<_, String>(()))
+        .expect("ok");
     assert_eq!(failures(&clone, "bk"), 0.0);
 }
