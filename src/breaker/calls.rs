@@ -499,3 +499,50 @@ impl ProductionCircuitBreaker {
         Ok(())
     }
 }
+
+/// Writes what a breaker holds in memory when dropped: keep one in `main` for a breaker that
+/// lives in a `static` (whose own drop never runs) or before `std::process::exit`.
+///
+/// ```
+/// use breakerctl::{BreakerConfig, ProductionCircuitBreaker};
+/// use std::sync::OnceLock;
+///
+/// static BREAKER: OnceLock<ProductionCircuitBreaker> = OnceLock::new();
+///
+/// # fn main() -> Result<(), breakerctl::BreakerError> {
+/// # let dir = std::env::temp_dir().join(format!("breakerctl-doc-{}", std::process::id()));
+/// let breaker = ProductionCircuitBreaker::open(dir.join("cb.db"), BreakerConfig::default())?;
+/// let breaker = BREAKER.get_or_init(|| breaker);
+/// let _flush = breaker.flush_on_drop(); // runs at the end of main, exit or not
+/// breaker.record_success("draftkings", std::time::Duration::from_millis(12))?;
+/// # drop(_flush);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "the guard flushes when it is dropped"]
+pub struct FlushGuard {
+    breaker: ProductionCircuitBreaker,
+}
+
+impl ProductionCircuitBreaker {
+    /// A guard that flushes this breaker (queued writes, then latencies and counters) when
+    /// dropped; see [`FlushGuard`].
+    pub fn flush_on_drop(&self) -> FlushGuard {
+        FlushGuard {
+            breaker: self.clone(),
+        }
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.breaker.flush() {
+            tracing::error!(
+                error = %e,
+                pending = self.breaker.pending_writes(),
+                "could not write the breaker's pending results before exit"
+            );
+        }
+    }
+}

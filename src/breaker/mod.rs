@@ -34,6 +34,7 @@ mod types;
 mod writer;
 
 pub use builder::BreakerBuilder;
+pub use calls::FlushGuard;
 pub use completion::WriteOutcome;
 pub use names::{closest_names, message_says_timeout, validate_name};
 pub use outcome::{CancelPolicy, Outcome, chain_has_timeout, default_outcome, error_is_timeout};
