@@ -97,6 +97,9 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand status" -s h -l he
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand status" -s V -l version -d 'Print version'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l reason -d 'Why (recorded in the audit trail)' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l user -d 'Who (default: BREAKERCTL_USER, SUDO_USER, USER, login name); the OS user is recorded beside it' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l cooldown -d 'Reset cooldown the services use' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -104,9 +107,6 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l color -d 
 always\t''
 never\t''"
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l busy-timeout -d 'How long to wait for another process\'s write lock' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l cooldown -d 'Reset cooldown the services use' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l create -d 'Allow a name the database has never seen (a typo guard)'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand trip" -s h -l help -d 'Print help'
@@ -134,6 +134,9 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __f
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l action -d 'Only this action (TRIP, RESET, RESET_DENIED, PROBE_START, CLOSE, REOPEN)' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l user -d 'Only this user' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l limit -d 'At most N rows' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l cooldown -d 'Reset cooldown the services use' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -141,14 +144,14 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __f
 always\t''
 never\t''"
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l busy-timeout -d 'How long to wait for another process\'s write lock' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l cooldown -d 'Reset cooldown the services use' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -s V -l version -d 'Print version'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -a "verify" -d 'Check the audit trail\'s hash chain; names the first broken row'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l cooldown -d 'Reset cooldown the services use' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -156,9 +159,6 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_
 always\t''
 never\t''"
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l busy-timeout -d 'How long to wait for another process\'s write lock' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l cooldown -d 'Reset cooldown the services use' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
@@ -178,6 +178,9 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l reset-t
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l cooldown -d 'Reset cooldown the services use' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -185,9 +188,6 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l color -d 
 always\t''
 never\t''"
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l busy-timeout -d 'How long to wait for another process\'s write lock' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l cooldown -d 'Reset cooldown the services use' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -s h -l help -d 'Print help'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand init" -s V -l version -d 'Print version'
@@ -228,6 +228,8 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l calle
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l rate -d 'Base call rate of all callers together, per second (the spike is 50 times this)' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l client-timeout -d 'Per-request timeout of the service\'s HTTP client' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l probe-after -d 'How long a tripped breaker stays open before its half-open probe, in this run (short so that probes happen within it; the services\' --reset-timeout is 60s)' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l cooldown -d 'Reset cooldown the services use' -r
+complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l db -d 'The breaker database' -r -F
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -235,9 +237,7 @@ complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l color
 always\t''
 never\t''"
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l busy-timeout -d 'How long to wait for another process\'s write lock' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l cooldown -d 'Reset cooldown the services use' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l failure-threshold -d 'Weighted failures that trip a breaker' -r
-complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l reset-timeout -d 'How long an automatic trip lasts before a half-open probe' -r
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l allow-real-breakers -d 'Run even though the database holds breakers that are not simulated (`sim-*`): the simulated ones then sit, and page, beside the real ones'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -l json -d 'Same as --output json'
 complete -c breakerctl -n "__fish_breakerctl_using_subcommand simulate" -s h -l help -d 'Print help'

@@ -375,3 +375,195 @@ fn man_pages_per_command_and_a_real_exit_code_table() {
         assert!(r.stdout.contains(page), "{page} listed in {}", r.stdout);
     }
 }
+
+/// `breakerctl ARGS --help` (no database needed), as printed.
+fn help_of(args: &[&str]) -> String {
+    let mut cmd = crate::support::run::breakerctl();
+    cmd.args(args).arg("--help").env("COLUMNS", "100");
+    let r = run(&mut cmd);
+    r.ok();
+    r.stdout.clone()
+}
+
+/// The long flags a help text lists (`--db`, `--cooldown`, ...), in order.
+fn flags_in(help: &str) -> Vec<String> {
+    help.lines()
+        .filter_map(|l| {
+            // An option's own line, not a description wrapped onto the next one.
+            let indent = l.len() - l.trim_start().len();
+            if !(2..=6).contains(&indent) {
+                return None;
+            }
+            let l = l.trim_start();
+            // `-h, --help`: the long one.
+            let l = match l.as_bytes() {
+                [b'-', c, b',', b' ', ..] if *c != b'-' => &l[4..],
+                _ => l,
+            };
+            let rest = l.strip_prefix("--")?;
+            Some(format!("--{}", rest.split([' ', '=']).next().unwrap_or("")))
+        })
+        .collect()
+}
+
+const STORE_FLAGS: [&str; 5] = ["--db", "--json", "--output", "--color", "--busy-timeout"];
+const SETTINGS: [&str; 3] = ["--cooldown", "--failure-threshold", "--reset-timeout"];
+
+/// Help 17: each command's help lists the global flags that apply to it, and no others: the
+/// breaker settings (under "Breaker settings") only where a command reads them, and for man
+/// and completions not even the store's flags.
+#[test]
+fn each_commands_help_lists_only_the_flags_that_apply_to_it() {
+    for (args, store, settings) in [
+        (&["status-all"][..], true, &SETTINGS[..]),
+        (&["status"], true, &SETTINGS),
+        (&["reset"], true, &SETTINGS),
+        (&["doctor"], true, &SETTINGS),
+        (&["metrics"], true, &SETTINGS),
+        (&["serve"], true, &SETTINGS),
+        (&["repl"], true, &SETTINGS),
+        (&["simulate"], true, &["--failure-threshold"]),
+        (&["trip"], true, &[]),
+        (&["audit"], true, &[]),
+        (&["audit", "verify"], true, &[]),
+        (&["init"], true, &[]),
+        (&["man"], false, &[]),
+        (&["completions"], false, &[]),
+        (&["help", "man"], false, &[]),
+    ] {
+        let help = if args[0] == "help" {
+            let mut cmd = crate::support::run::breakerctl();
+            cmd.args(args).env("COLUMNS", "100");
+            let r = run(&mut cmd);
+            r.ok();
+            r.stdout.clone()
+        } else {
+            help_of(args)
+        };
+        let flags = flags_in(&help);
+        for flag in STORE_FLAGS {
+            assert_eq!(
+                flags.contains(&flag.to_owned()),
+                store,
+                "{args:?} --help and {flag}:\n{help}"
+            );
+        }
+        for flag in SETTINGS {
+            assert_eq!(
+                flags.contains(&flag.to_owned()),
+                settings.contains(&flag),
+                "{args:?} --help and {flag}:\n{help}"
+            );
+        }
+        assert_eq!(
+            help.contains("\nBreaker settings:\n"),
+            !settings.is_empty(),
+            "{args:?}:\n{help}"
+        );
+    }
+    // Not even in passing: man's and completions' help never mention the store or settings.
+    for args in [&["man"][..], &["completions"]] {
+        let help = help_of(args);
+        for word in ["--cooldown", "--db", "--busy-timeout", "--json"] {
+            assert!(
+                !help.contains(word),
+                "{args:?} --help mentions {word}:\n{help}"
+            );
+        }
+    }
+    // The root's help still lists every global flag.
+    let root = help_of(&[]);
+    for flag in STORE_FLAGS.iter().chain(&SETTINGS) {
+        assert!(flags_in(&root).contains(&(*flag).to_owned()), "{flag}");
+    }
+}
+
+/// Help 17: every NAME says what it is.
+#[test]
+fn every_name_argument_is_described() {
+    for (command, line) in [
+        ("status", "  <NAME>  The breaker, as status-all shows it\n"),
+        ("reset", "  <NAME>  The breaker, as status-all shows it\n"),
+        (
+            "trip",
+            "  <NAME>  The breaker, as status-all shows it (one it does not show needs --create)\n",
+        ),
+        (
+            "audit",
+            "  [NAME]  Only this breaker, as status-all shows it\n",
+        ),
+    ] {
+        let help = help_of(&[command]);
+        assert!(help.contains(line), "{command} --help:\n{help}");
+    }
+    // And so does the man page's.
+    let db = TempDb::new();
+    let page = db.run(&["man", "status"]).ok().stdout.clone();
+    assert!(
+        page.contains("<\\fINAME\\fR>\nThe breaker, as status\\-all shows it\n"),
+        "{page}"
+    );
+}
+
+/// Help 17: a flag left out of a command's help is still accepted there, with its value
+/// taken (the REPL puts the session's flags before every line, and scripts pass them
+/// everywhere); and the man pages follow the help.
+#[test]
+fn flags_hidden_from_help_are_still_accepted() {
+    let db = TempDb::new();
+    let page = db.run(&["man", "--cooldown", "5s"]).ok().stdout.clone();
+    assert!(page.contains("\n.TH breakerctl 1"), "{page}");
+    let bash = db
+        .run(&[
+            "completions",
+            "bash",
+            "--busy-timeout",
+            "1s",
+            "--reset-timeout",
+            "9s",
+        ])
+        .ok()
+        .stdout
+        .clone();
+    assert!(bash.contains("_breakerctl()"), "{bash}");
+    // The value of a hidden flag reaches the command: trip echoes the threshold.
+    let tripped = db
+        .run(&[
+            "trip",
+            "pinnacle",
+            "--create",
+            "--reason",
+            "maint",
+            "--failure-threshold",
+            "3",
+            "--cooldown",
+            "5s",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(tripped["failureThreshold"], 3.0);
+    assert_eq!(tripped["state"], "forced_open");
+    // In a nested command, after a value given before it, the later one wins as before.
+    let other = db.dir.path().join("missing.db");
+    let r = db.run(&[
+        "audit",
+        "verify",
+        "--cooldown",
+        "1s",
+        "--db",
+        other.to_str().expect("utf-8 path"),
+    ]);
+    r.code(6).says(&["no breaker database at", "missing.db"]);
+    db.run(&["audit", "verify", "--reset-timeout", "1s"]).ok();
+    // A man page lists what the command's help lists.
+    let man = db.run(&["man", "man"]).ok().stdout.clone();
+    assert!(
+        !man.contains("\\-\\-db") && !man.contains("\\-\\-cooldown"),
+        "{man}"
+    );
+    let reset = db.run(&["man", "reset"]).ok().stdout.clone();
+    for flag in ["\\-\\-force", "\\-\\-reason", "\\-\\-cooldown", "\\-\\-db"] {
+        assert!(reset.contains(flag), "man reset lacks {flag}");
+    }
+}

@@ -8,12 +8,11 @@
 
 use crate::support::fixture::{TempDb, populated};
 use crate::support::run::{Run, breakerctl, ctl, run};
-use breakerctl::cli::args::{Cli, Command};
+use breakerctl::cli::args::{Cli, Command, parse_from};
 use breakerctl::cli::commands::{Invocation, execute, parse_since};
 use breakerctl::cli::exit::{ExitCode, diagnose};
 use breakerctl::cli::output::escape;
 use breakerctl::{BreakerConfig, ProductionCircuitBreaker};
-use clap::Parser;
 use proptest::prelude::*;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -595,7 +594,7 @@ fn execute_on(mut cli: Cli, db: &Path) -> Option<(i32, Vec<u8>)> {
 /// help or version; a command that parses runs without panicking, to a documented exit code,
 /// printing nothing raw that a terminal would interpret.
 fn check_argv(argv: &[OsString], db: &Path) -> Result<(), TestCaseError> {
-    match Cli::try_parse_from(argv) {
+    match parse_from(argv) {
         Err(e) => {
             use clap::error::ErrorKind;
             if !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {

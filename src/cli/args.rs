@@ -1,6 +1,6 @@
 //! The command grammar, shared by the command line and the REPL (clap derive).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCompleter;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -72,6 +72,64 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The global flags that do nothing for a command: the store's flags for the commands that
+/// never open it, the breaker settings for those that read none of them.
+const STORE_FLAGS: &[&str] = &["db", "json", "output", "color", "busy_timeout"];
+const BREAKER_SETTINGS: &[&str] = &["cooldown", "failure_threshold", "reset_timeout"];
+
+/// The global flags (by id) a subcommand's help leaves out. They are still accepted there:
+/// the REPL puts the session's global flags before every line, and scripts pass them
+/// everywhere.
+///
+/// - `man` and `completions` open no database and print no table, JSON or color: none.
+/// - `trip`, `audit` and `init` read no breaker setting (a trip forces the state whatever the
+///   threshold; `trip --json` only echoes `failureThreshold` back).
+/// - `simulate` runs with its own `--probe-after` instead of `--reset-timeout`, and its
+///   callers never reset, so of the settings only `--failure-threshold` applies.
+pub fn hidden_globals(subcommand: &str) -> Vec<&'static str> {
+    match subcommand {
+        "man" | "completions" => [STORE_FLAGS, BREAKER_SETTINGS].concat(),
+        "trip" | "audit" | "init" => BREAKER_SETTINGS.to_vec(),
+        "simulate" => vec!["cooldown", "reset_timeout"],
+        _ => Vec::new(),
+    }
+}
+
+/// The grammar as the binary parses it and shows it in help, man pages and completions:
+/// [`Cli`]'s, with each subcommand's help showing only the global flags that apply to it
+/// ([`hidden_globals`]).
+///
+/// clap copies every global flag into each subcommand when the command is built, unless the
+/// subcommand already has an argument of that id; so each hidden one is given to its
+/// subcommands beforehand as the same flag, hidden. It parses exactly as the copy clap would
+/// have made (its value still reaches [`GlobalArgs`]), and reaches nested subcommands
+/// (`audit verify`) the same way.
+pub fn command() -> clap::Command {
+    let root = Cli::command();
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    root.mut_subcommands(|sub| {
+        let hidden = hidden_globals(sub.get_name());
+        globals
+            .iter()
+            .filter(|a| hidden.contains(&a.get_id().as_str()))
+            .fold(sub, |sub, a| sub.arg(a.clone().hide(true)))
+    })
+}
+
+/// Parses a command line (the program name first) with [`command`]'s grammar.
+pub fn parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut matches = command().try_get_matches_from(argv)?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command()))
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// The breaker database
@@ -129,11 +187,13 @@ pub enum Command {
     },
     /// One breaker in detail, with its latest audit rows
     Status {
+        /// The breaker, as status-all shows it
         #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
         name: String,
     },
     /// Force a breaker open until someone resets it
     Trip {
+        /// The breaker, as status-all shows it (one it does not show needs --create)
         #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
         name: String,
         /// Why (recorded in the audit trail)
@@ -149,6 +209,7 @@ pub enum Command {
     },
     /// Close a breaker; refused inside the cooldown unless --force
     Reset {
+        /// The breaker, as status-all shows it
         #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
         name: String,
         /// Why (required with --force)
@@ -260,7 +321,7 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct AuditQuery {
-    /// Only this breaker
+    /// Only this breaker, as status-all shows it
     #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::bookmaker_names))]
     pub name: Option<String>,
     /// Only this breaker, by option (for a breaker named like a subcommand: `--bookmaker verify`)
@@ -347,4 +408,40 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Ok(Duration::from_secs(secs));
     }
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 5s, 250ms, 2m)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag `hidden_globals` names is a global flag, of a command that exists: a typo
+    /// there would show the flag again without a word.
+    #[test]
+    fn hidden_globals_name_real_flags_and_commands() {
+        let root = Cli::command();
+        let globals: Vec<&str> = root
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().as_str())
+            .collect();
+        let subcommands: Vec<&str> = root.get_subcommands().map(|s| s.get_name()).collect();
+        for name in ["man", "completions", "trip", "audit", "init", "simulate"] {
+            assert!(subcommands.contains(&name), "{name}");
+            let hidden = hidden_globals(name);
+            assert!(!hidden.is_empty(), "{name}");
+            for id in hidden {
+                assert!(globals.contains(&id), "{name}: {id}");
+            }
+        }
+        let mut built = command();
+        built.build();
+        let man = built.find_subcommand("man").expect("man");
+        for id in &globals {
+            let arg = man
+                .get_arguments()
+                .find(|a| a.get_id() == *id)
+                .unwrap_or_else(|| panic!("man lacks {id}"));
+            assert!(arg.is_hide_set(), "{id} shown in man");
+        }
+    }
 }

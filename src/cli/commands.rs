@@ -14,7 +14,6 @@ use crate::error::BreakerError;
 use crate::machine::{AuditAction, BreakerState};
 use crate::storage::AuditFilter;
 use anyhow::{Context as _, Result};
-use clap::CommandFactory;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -117,7 +116,12 @@ pub fn completions(shell: Shell, out: &mut dyn Write) -> Result<()> {
     // clap_complete panics when its writer fails (`completions bash | head -1`), so render
     // into memory and let a closed pipe surface as an ordinary error.
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "breakerctl", &mut script);
+    clap_complete::generate(
+        shell,
+        &mut super::args::command(),
+        "breakerctl",
+        &mut script,
+    );
     out.write_all(&script)?;
     Ok(())
 }

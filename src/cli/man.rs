@@ -1,12 +1,11 @@
 //! `breakerctl man`: one man page per command (breakerctl(1), breakerctl-reset(1), ...), with
 //! the exit codes and the environment as proper roff sections.
 
-use super::args::{Cli, ENVIRONMENT, EXIT_CODES};
+use super::args::{ENVIRONMENT, EXIT_CODES};
 use super::context::Invocation;
 use super::exit::{CliError, ExitCode};
 use super::output::escape;
 use anyhow::{Context as _, Result};
-use clap::CommandFactory;
 use roff::{Roff, bold, roman};
 use std::path::Path;
 
@@ -65,7 +64,7 @@ pub fn run(path: &[String], out_dir: Option<&Path>, inv: &mut Invocation<'_>) ->
 
 /// The grammar, built so that subcommands carry their full names (`breakerctl-reset`).
 fn grammar() -> clap::Command {
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+    let mut cmd = super::args::command().disable_help_subcommand(true);
     cmd.build();
     cmd
 }
@@ -174,7 +173,7 @@ mod tests {
     /// The `--help` text and the man page list the same exit codes.
     #[test]
     fn help_and_man_page_agree_on_exit_codes() {
-        let help = Cli::command().render_long_help().to_string();
+        let help = crate::cli::args::command().render_long_help().to_string();
         let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         let help = flat(&help);
         for (code, meaning) in EXIT_CODES {

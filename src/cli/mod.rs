@@ -17,8 +17,6 @@ pub mod table;
 pub mod target;
 pub mod text;
 
-use args::Cli;
-use clap::{CommandFactory, Parser};
 use exit::ExitCode;
 pub use run::{is_broken_pipe, report_error};
 use run::{report_parse_error, wants_json};
@@ -27,12 +25,12 @@ use std::io::IsTerminal;
 /// The binary's whole life: parse, run, report. Returns the process exit code.
 pub fn main_exit_code() -> i32 {
     // Answers the shell's dynamic-completion requests (COMPLETE=bash etc.) and exits.
-    clap_complete::CompleteEnv::with_factory(Cli::command)
+    clap_complete::CompleteEnv::with_factory(args::command)
         .shells(complete::SHELLS)
         .complete();
 
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let cli = match Cli::try_parse_from(&argv) {
+    let cli = match args::parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => return report_parse_error(&e, wants_json(&argv)),
     };
@@ -41,7 +39,7 @@ pub fn main_exit_code() -> i32 {
             return repl::run(&cli.global);
         }
         // Scripts must never hang waiting for a console that nobody sees.
-        let _ = Cli::command().write_help(&mut std::io::stderr());
+        let _ = args::command().write_help(&mut std::io::stderr());
         eprintln!("\nbreakerctl: no command given (and not on a terminal, so no REPL)");
         return ExitCode::Usage.code();
     }

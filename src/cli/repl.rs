@@ -5,12 +5,12 @@
 
 mod helper;
 
-use super::args::{Cli, Command, GlobalArgs};
+use super::args::{Command, GlobalArgs};
 use super::context::Prompter;
 use super::exit::ExitCode;
 use super::output::{Style, escape};
 use anyhow::{Context as _, Result};
-use clap::{CommandFactory, Parser, ValueEnum};
+use clap::ValueEnum;
 use helper::{Continuation, REPL_WORDS, ReplHelper};
 use owo_colors::OwoColorize;
 use rustyline::error::ReadlineError;
@@ -296,7 +296,7 @@ fn run_line(global: &GlobalArgs, line: &str, last: i32, mode: &Mode) -> Flow {
     let mut argv: Vec<OsString> = vec!["breakerctl".into()];
     argv.extend(session_args(global));
     argv.extend(words.iter().map(OsString::from));
-    let mut grammar = Cli::command();
+    let mut grammar = super::args::command();
     grammar.build();
     // The console's own words for a command it does not know, rather than clap's usage line.
     if let Some(word) = helper::command_word(&grammar, words.iter().map(String::as_str))
@@ -306,7 +306,7 @@ fn run_line(global: &GlobalArgs, line: &str, last: i32, mode: &Mode) -> Flow {
         let e = unknown_command(&grammar, word);
         return Flow::Continue(super::report_error(&e, super::wants_json(&argv)));
     }
-    let cli = match Cli::try_parse_from(&argv) {
+    let cli = match super::args::parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => return Flow::Continue(super::report_parse_error(&e, super::wants_json(&argv))),
     };
@@ -395,7 +395,7 @@ fn print_help(columns: usize) {
 fn help_text(columns: usize) -> String {
     const NAME_WIDTH: usize = 18;
     let mut lines = vec!["Commands (the same as on the command line):".to_owned()];
-    let grammar = Cli::command();
+    let grammar = super::args::command();
     for sub in grammar.get_subcommands().filter(|s| !s.is_hide_set()) {
         let aliases: Vec<&str> = sub.get_visible_aliases().collect();
         let name = if aliases.is_empty() {
@@ -552,7 +552,7 @@ mod tests {
 
     #[test]
     fn session_flags_round_trip_and_lines_win() {
-        let base = Cli::try_parse_from([
+        let base = super::super::args::parse_from([
             "breakerctl",
             "--db",
             "x.db",
@@ -566,7 +566,7 @@ mod tests {
         let mut argv: Vec<OsString> = vec!["breakerctl".into()];
         argv.extend(session_args(&base.global));
         argv.extend(["status-all", "--db", "y.db"].map(OsString::from));
-        let cli = Cli::try_parse_from(&argv).unwrap();
+        let cli = super::super::args::parse_from(&argv).unwrap();
         assert_eq!(cli.global.db, PathBuf::from("y.db"));
         assert_eq!(cli.global.cooldown, std::time::Duration::from_secs(90));
         assert_eq!(cli.global.failure_threshold, 2.5);
@@ -589,7 +589,7 @@ mod tests {
             }
             // Every description reads whole once the lines are joined again.
             let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            for sub in Cli::command().get_subcommands() {
+            for sub in super::super::args::command().get_subcommands() {
                 let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
                 let about = about.split_whitespace().collect::<Vec<_>>().join(" ");
                 assert!(joined.contains(&about), "{columns}: {about}");

@@ -9,7 +9,8 @@
 //! - `executor`: the tiny executor for `call_api_async`;
 //! - `rng`: the seeded random source;
 //! - `privileges`: running the binary as `nobody` through `setpriv` when root;
-//! - `child`: re-executing this binary for one child test, and turns for the heavy tests.
+//! - `child`: re-executing this binary for one child test, and turns for the heavy tests;
+//! - `transcript`: comparing printed output with a document's example of it.
 
 pub mod breaker;
 pub mod child;
@@ -21,3 +22,4 @@ pub mod json;
 pub mod privileges;
 pub mod rng;
 pub mod run;
+pub mod transcript;

@@ -3,9 +3,7 @@
 //! continuation lines while a quote is open. Everything is derived from the clap grammar, so
 //! the console always offers exactly what the command line accepts.
 
-use super::super::args::Cli;
 use super::super::complete::names_in;
-use clap::CommandFactory;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::{Hint, Hinter};
@@ -35,7 +33,7 @@ pub struct ReplHelper {
 
 impl ReplHelper {
     pub fn new(db: PathBuf, color: bool) -> ReplHelper {
-        let mut grammar = Cli::command();
+        let mut grammar = super::super::args::command();
         grammar.build();
         ReplHelper {
             grammar,
