@@ -43,7 +43,8 @@ fn blocked_writer_case() {
     )
     .expect("open");
     let ctx = CallContext::new("bench", 1.0);
-    cb.call_api("a", &ctx, || Ok::<_, String>(())).expect("warm a");
+    cb.call_api("a", &ctx, || Ok::<_, String>(()))
+        .expect("warm a");
     let _ = healthy_calls(&cb, 10_000);
     let alone = percentiles(healthy_calls(&cb, CALLS));
 
@@ -79,7 +80,11 @@ fn blocked_writer_case() {
     println!(
         "  p99 ratio (waiting / alone)      {:.2}x; target p99 <= 5 µs: {}",
         blocked.1 as f64 / alone.1.max(1) as f64,
-        if blocked.1 <= 5_000 { "meets" } else { "MISSES" }
+        if blocked.1 <= 5_000 {
+            "meets"
+        } else {
+            "MISSES"
+        }
     );
 }
 
