@@ -22,6 +22,7 @@ mod repl_pty;
 mod seed_examples;
 mod semantics;
 mod serve_cli;
+mod serve_store;
 mod sim_upstream;
 mod simulate;
 mod state_model;
