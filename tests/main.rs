@@ -7,7 +7,9 @@
 
 mod support;
 
+mod alert_mutations;
 mod alerts;
+mod alerts_e2e;
 mod cli;
 mod completions;
 mod multiprocess;
