@@ -2,7 +2,10 @@
 //!
 //! Routes:
 //! * `GET /metrics`: 200 with the Prometheus text exposition, or 503 with the
-//!   error message when the scrape fails (database unusable).
+//!   error message when the scrape fails; each failure is logged on stderr as one line,
+//!   at most one a minute (the next line counts the ones left out). `breakerctl serve`'s
+//!   scrape itself never fails: an unreadable store is `circuit_breaker_store_up 0` in a
+//!   200 (see [`crate::exposition::Exporter`]), and the exporter logs it.
 //! * `GET /healthz`: 200 `ok`, or 503 with the reason.
 //! * `HEAD` on either: the same status and headers as `GET`, without the body.
 //! * Any other path: 404. Any other method on a known path: 405 with
@@ -204,6 +207,9 @@ pub fn serve_until(
     let handlers = Handlers {
         scrape: &scrape,
         health: &health,
+        failures: Mutex::new(crate::exposition::FailureLog::new(
+            crate::exposition::FAILURE_LOG_INTERVAL,
+        )),
     };
     let (tx, rx) = sync_channel::<TcpStream>(WORKERS);
     let rx = Mutex::new(rx);
@@ -281,6 +287,30 @@ fn accept(listener: &TcpListener, stop: &AtomicBool, tx: std::sync::mpsc::SyncSe
 struct Handlers<'a, S, H> {
     scrape: &'a S,
     health: &'a H,
+    /// Rate limit of the stderr lines about failed scrapes.
+    failures: Mutex<crate::exposition::FailureLog>,
+}
+
+impl<S, H> Handlers<'_, S, H> {
+    /// One line on stderr for a scrape that failed (503), at most one a minute; the next line
+    /// counts the ones left out, and the first good scrape after failures says so.
+    fn scrape_failed(&self, msg: &str) {
+        let mut log = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let line = log.failure(Instant::now(), &format!("GET /metrics answered 503: {msg}"));
+        drop(log);
+        if let Some(line) = line {
+            eprintln!("breakerctl serve: {line}");
+        }
+    }
+
+    fn scrape_succeeded(&self) {
+        let mut log = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let failed = log.success();
+        drop(log);
+        if let Some(n) = failed {
+            eprintln!("breakerctl serve: GET /metrics answers 200 again after {n} failed");
+        }
+    }
 }
 
 /// One answer: status, content type, body, whether to send `Allow`.
@@ -499,13 +529,19 @@ where
     let readable = matches!(request.method, "GET" | "HEAD");
     match (request.path, readable) {
         ("/metrics", true) => match guarded(h.scrape) {
-            Ok(text) => Answer {
-                status: 200,
-                content_type: METRICS_CONTENT_TYPE,
-                body: text,
-                allow: false,
-            },
-            Err(msg) => Answer::text(503, line(&msg)),
+            Ok(text) => {
+                h.scrape_succeeded();
+                Answer {
+                    status: 200,
+                    content_type: METRICS_CONTENT_TYPE,
+                    body: text,
+                    allow: false,
+                }
+            }
+            Err(msg) => {
+                h.scrape_failed(&msg);
+                Answer::text(503, line(&msg))
+            }
         },
         ("/healthz", true) => match guarded(h.health) {
             Ok(()) => Answer::text(200, "ok\n"),

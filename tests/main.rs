@@ -7,7 +7,9 @@
 
 mod support;
 
+mod alert_mutations;
 mod alerts;
+mod alerts_e2e;
 mod cli;
 mod completions;
 mod multiprocess;
@@ -23,6 +25,7 @@ mod runbook;
 mod seed_examples;
 mod semantics;
 mod serve_cli;
+mod serve_store;
 mod service_calls;
 mod sim_upstream;
 mod simulate;

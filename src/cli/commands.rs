@@ -716,7 +716,13 @@ fn serve(
     inv: &mut Invocation<'_>,
 ) -> Result<ExitCode> {
     // Refuse to start on a database that is not there: a typo in --db must not serve "all clear".
-    drop(open_for_read(g)?);
+    // One that is there but cannot be read now (corrupt, locked) is what the exporter is for:
+    // it starts and exports circuit_breaker_store_up 0, so the alert says what is wrong.
+    match open_for_read(g) {
+        Ok(breaker) => drop(breaker),
+        Err(BreakerError::Corrupt { .. } | BreakerError::Busy { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     let listen = listen.resolve().map_err(|e| {
         CliError::usage(format!(
             "cannot resolve --listen {}: {e}",
@@ -724,21 +730,20 @@ fn serve(
         ))
         .hint("give an IP address, e.g. 127.0.0.1:9464")
     })?;
-    let scrape_args = g.clone();
-    let health_args = g.clone();
+    // /metrics and /healthz do the same read, so they fail together and say the same thing.
+    let read_args = g.clone();
+    let exporter = Arc::new(crate::exposition::Exporter::new(move || {
+        let breaker = open_for_read(&read_args).map_err(|e| e.to_string())?;
+        crate::exposition::read_database(&breaker).map_err(|e| e.to_string())
+    }));
+    // A store that cannot be read is said on stderr at once, not at the first scrape.
+    let _ = exporter.check("start");
+    let health = Arc::clone(&exporter);
     let out = &mut *inv.out;
     crate::serve::serve(
         &crate::serve::ServeOptions { listen },
-        move || {
-            let breaker = open_for_read(&scrape_args).map_err(|e| e.to_string())?;
-            crate::exposition::render_database(&breaker).map_err(|e| e.to_string())
-        },
-        move || {
-            open_for_read(&health_args)
-                .and_then(|b| b.schema_version())
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        },
+        move || Ok(exporter.scrape()),
+        move || health.health(),
         |addr| {
             // Tests and scripts read the bound address (port 0 picks one) from this line.
             let _ = writeln!(
