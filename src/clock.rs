@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// Where the breaker reads the time, in epoch milliseconds (the unit of every stored time).
 pub trait Clock: Send + Sync {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
@@ -18,6 +19,8 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock's time in milliseconds since the Unix epoch (0 for a clock set before
+/// the epoch).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -30,15 +33,18 @@ pub fn now_ms() -> i64 {
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
+    /// A clock standing at `start_ms` epoch milliseconds.
     pub fn new(start_ms: i64) -> ManualClock {
         ManualClock(Arc::new(AtomicI64::new(start_ms)))
     }
 
+    /// Moves the time forward by `d` (whole milliseconds), for every clone.
     pub fn advance(&self, d: std::time::Duration) {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
 
+    /// Sets the time to `ms` epoch milliseconds (backwards too), for every clone.
     pub fn set(&self, ms: i64) {
         self.0.store(ms, Ordering::SeqCst);
     }

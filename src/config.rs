@@ -3,6 +3,33 @@
 use std::time::Duration;
 
 /// Every threshold of the breaker. `Default` gives the seed's values.
+///
+/// Each process applies its own configuration to the rows it shares with the others, so give
+/// every process on a host the same one.
+///
+/// ```
+/// use breakerctl::{BreakerConfig, BreakerState, ProductionCircuitBreaker};
+/// use std::time::Duration;
+///
+/// # fn main() -> Result<(), breakerctl::BreakerError> {
+/// # let dir = std::env::temp_dir().join(format!("breakerctl-doc-config-{}", std::process::id()));
+/// let config = BreakerConfig {
+///     failure_threshold: 3.0,
+///     timeout_weight: 1.0, // a timeout counts as much as a failure
+///     reset_timeout: Duration::from_secs(30),
+///     ..BreakerConfig::default()
+/// };
+/// let breaker = ProductionCircuitBreaker::open(dir.join("cb.db"), config)?;
+/// breaker.record_failure("betfair", "503 Service Unavailable")?;
+/// breaker.record_timeout("betfair", "read timed out")?;
+/// assert_eq!(breaker.get_status("betfair")?.map(|s| s.state), Some(BreakerState::Closed));
+/// breaker.record_failure("betfair", "503 Service Unavailable")?; // 3.0: trips
+/// assert_eq!(breaker.get_status("betfair")?.map(|s| s.state), Some(BreakerState::Open));
+/// # drop(breaker);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct BreakerConfig {
     /// Weighted failures that trip the breaker (seed: 10).

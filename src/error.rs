@@ -4,75 +4,131 @@ use crate::machine::{BreakerState, CooldownFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The library's result: `BreakerError` unless another error type is given.
 pub type Result<T, E = BreakerError> = std::result::Result<T, E>;
 
+/// What the breaker and its store fail with, whatever the backend.
 #[derive(Debug, thiserror::Error)]
 pub enum BreakerError {
+    /// The database must already exist and there is no file at `path`.
     #[error("no breaker database at {}", path.display())]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The path that was opened.
+        path: PathBuf,
+    },
 
+    /// The file is not a breaker database, and was left untouched.
     #[error("{} is not a circuit breaker database: {detail}", path.display())]
-    NotABreakerDatabase { path: PathBuf, detail: String },
+    NotABreakerDatabase {
+        /// The file.
+        path: PathBuf,
+        /// Why: not a regular file, empty, not SQLite, another program's, or missing the
+        /// breaker's tables or the seed's columns.
+        detail: String,
+    },
 
+    /// The file was migrated by a newer breakerctl; it was left untouched.
     #[error(
         "{} has schema version {found}, newer than this build understands ({supported}); upgrade breakerctl",
         path.display()
     )]
     SchemaTooNew {
+        /// The file.
         path: PathBuf,
+        /// The file's schema version (SQLite: `PRAGMA user_version`).
         found: i64,
+        /// The newest version this build knows ([`crate::storage::SCHEMA_VERSION`]).
         supported: i64,
     },
 
+    /// The store cannot be written: the file or its folder is not writable by this user, it
+    /// was opened read-only, or it needs a migration that a read-only open cannot make.
     #[error("{} is read-only: {detail}", path.display())]
-    ReadOnly { path: PathBuf, detail: String },
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+        /// Which of those, in words.
+        detail: String,
+    },
 
+    /// The store stayed locked by another writer for longer than the busy timeout (from
+    /// `flush`: writes were still queued when it gave up).
     #[error("database is busy: another process held the write lock{}", busy_wait(*waited))]
-    Busy { waited: Duration },
+    Busy {
+        /// How long it waited: the busy timeout (zero waits for nothing).
+        waited: Duration,
+    },
 
+    /// The store is damaged.
     #[error("database is corrupt: {detail}")]
-    Corrupt { detail: String },
+    Corrupt {
+        /// The backend's message, or what is inconsistent.
+        detail: String,
+    },
 
+    /// A reset inside the cooldown, not forced: refused, and the denial audited.
     #[error(
         "reset denied: {}; cooldown {}s, {}s left",
         cooldown_subject(bookmaker, *from, *elapsed), cooldown.as_secs(), remaining.as_secs().max(1)
     )]
     CooldownActive {
+        /// The breaker's name.
         bookmaker: String,
+        /// Time since the later of the last failure and the trip (whole milliseconds).
         elapsed: Duration,
+        /// Time until the cooldown ends (whole milliseconds).
         remaining: Duration,
+        /// The configured cooldown.
         cooldown: Duration,
         /// Whether the cooldown counts from the trip or from the last failure.
         from: CooldownFrom,
     },
 
+    /// A forced reset without a reason (or with a blank one).
     #[error("a forced reset needs a non-empty reason")]
     ForceNeedsReason,
 
+    /// The store has no breaker by this name (a reset or its preview, for example).
     #[error("unknown breaker {name:?}")]
     UnknownBookmaker {
+        /// The name asked for.
         name: String,
+        /// Up to three known names closest to it, best first; empty when none is close.
         suggestions: Vec<String>,
     },
 
+    /// A bookmaker name that is blank or longer than
+    /// [`MAX_NAME_BYTES`](crate::breaker::MAX_NAME_BYTES).
     #[error("invalid bookmaker name: {detail}")]
-    InvalidName { detail: String },
+    InvalidName {
+        /// What is wrong with it.
+        detail: String,
+    },
 
+    /// An argument the breaker refuses, such as an operator trip without a reason.
     #[error("invalid argument: {detail}")]
-    InvalidArgument { detail: String },
+    InvalidArgument {
+        /// What is wrong with it.
+        detail: String,
+    },
 
     /// Any other error of the store, with the backend's own error as its source.
     #[error("database error: {source}")]
     Backend {
         /// Which backend (`sqlite`, ...).
         backend: &'static str,
+        /// The backend's own error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A file or folder could not be used (creating the database's folder, or the backend
+    /// unable to open the file).
     #[error("I/O error on {}: {source}", path.display())]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },

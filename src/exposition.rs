@@ -64,27 +64,34 @@ pub const LATENCY_SUM_REASON: &str = "latency_sum_us";
 /// Point-in-time view of one bookmaker's breaker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BreakerSample {
+    /// The breaker's name.
     pub bookmaker: String,
     /// One of [`STATES`]: `"closed"`, `"open"`, `"half_open"` or `"forced_open"`.
     pub state: &'static str,
+    /// Whether the breaker is tripped (any state but closed).
     pub tripped: bool,
-    /// Weighted failure count of the current window (timeouts weigh 0.5).
+    /// Weighted failure count of the current window (a timeout weighs the timeout weight,
+    /// 0.5 by default).
     pub failures: f64,
     /// Lifetime number of trips.
     pub trip_count: i64,
     /// Average latency of successful calls in milliseconds; `None` when unknown.
     pub avg_latency_ms: Option<f64>,
+    /// Whether a half-open probe holds an unexpired lease.
     pub probe_in_flight: bool,
 }
 
 /// One event counter row: how often `reason` happened for a bookmaker/operation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CounterSample {
+    /// The breaker's name.
     pub bookmaker: String,
+    /// The call's operation (empty in the store's reset counters).
     pub operation: String,
     /// `"tripped"` | `"load_shed"` | `"reset"` | `"forced_reset"`, or a latency row
     /// ([`LATENCY_BUCKET_REASON_PREFIX`], [`LATENCY_SUM_REASON`]); other reasons are ignored.
     pub reason: String,
+    /// How often it happened (from the store: the total of every process sharing it).
     pub count: u64,
 }
 

@@ -93,6 +93,8 @@
 //! exposition and `serve`), `sim` (simulated bookmakers) and `cli` (the binary) add the rest.
 //! See docs/architecture.md.
 
+#![warn(missing_docs)]
+
 pub mod breaker;
 pub mod clock;
 pub mod config;
@@ -109,13 +111,16 @@ pub mod exposition;
 pub mod integrations;
 #[cfg(feature = "exporter")]
 pub mod serve;
+// The simulator serves the console's `simulate` and its tests; it is not library API.
 #[cfg(feature = "sim")]
+#[allow(missing_docs)]
 pub mod sim;
 
 /// The operator console: the binary's grammar, commands, rendering and REPL. Not part of the
 /// library's API: it exists for the `breakerctl` binary and its tests.
 #[cfg(feature = "cli")]
 #[doc(hidden)]
+#[allow(missing_docs)]
 pub mod cli;
 
 pub use breaker::{

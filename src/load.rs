@@ -5,6 +5,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Measures the host's load for load shedding: 0.0 idle to 1.0 saturated, compared with
+/// [`BreakerConfig::load_shed_threshold`](crate::BreakerConfig::load_shed_threshold). Asked
+/// only for heavy operations, and only when the breaker would let them through.
 pub trait LoadMonitor: Send + Sync {
     /// The host's load now, given the breaker's calls in flight and their capacity.
     fn system_load(&self, in_flight: usize, capacity: usize) -> f64;
@@ -35,12 +38,15 @@ impl LoadMonitor for FixedLoad {
 pub struct SettableLoad(AtomicU64);
 
 impl SettableLoad {
+    /// Starts at `load`.
     pub fn new(load: f64) -> SettableLoad {
         SettableLoad(AtomicU64::new(load.to_bits()))
     }
+    /// Changes the load that later calls see.
     pub fn set(&self, load: f64) {
         self.0.store(load.to_bits(), Ordering::Relaxed);
     }
+    /// The load now.
     pub fn get(&self) -> f64 {
         f64::from_bits(self.0.load(Ordering::Relaxed))
     }
@@ -76,6 +82,7 @@ impl Default for SystemLoadMonitor {
 }
 
 impl SystemLoadMonitor {
+    /// Reads /proc at most once per `refresh` (the default is 250 ms).
     pub fn new(refresh: Duration) -> SystemLoadMonitor {
         SystemLoadMonitor {
             refresh,

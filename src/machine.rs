@@ -31,13 +31,22 @@ const COUNT_EPSILON: f64 = 1e-9;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
+    /// Not tripped: calls go through.
     Closed,
+    /// Tripped by the failure threshold and not half-open (inside the reset timeout, or
+    /// half-open probes disabled): calls are rejected.
     Open,
+    /// Tripped by the failure threshold, past the reset timeout with half-open probes
+    /// enabled, or with a probe holding the lease: one call in the whole host is the probe,
+    /// every other call is rejected.
     HalfOpen,
+    /// Tripped by an operator, or by a writer that recorded no trip kind: calls are rejected
+    /// and nothing but an operator reset closes it.
     ForcedOpen,
 }
 
 impl BreakerState {
+    /// Every state, in the order closed, open, half-open, forced open.
     pub const ALL: [BreakerState; 4] = [
         BreakerState::Closed,
         BreakerState::Open,
@@ -45,6 +54,8 @@ impl BreakerState {
         BreakerState::ForcedOpen,
     ];
 
+    /// The state's name as audit rows, JSON and metrics spell it: `closed`, `open`,
+    /// `half_open`, `forced_open`.
     pub fn as_str(self) -> &'static str {
         match self {
             BreakerState::Closed => "closed",
@@ -54,6 +65,8 @@ impl BreakerState {
         }
     }
 
+    /// True for every state but [`BreakerState::Closed`] (half-open included): the breaker is
+    /// tripped.
     pub fn is_open(self) -> bool {
         self != BreakerState::Closed
     }
@@ -68,11 +81,14 @@ impl fmt::Display for BreakerState {
 /// Who tripped a breaker: the threshold (re-tested by a probe) or an operator (reset only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TripKind {
+    /// The weighted failures reached the threshold (stored as `auto`).
     Auto,
+    /// An operator tripped it (stored as `manual`).
     Manual,
 }
 
 impl TripKind {
+    /// The text stored in the `trip_kind` column: `auto` or `manual`.
     pub fn as_str(self) -> &'static str {
         match self {
             TripKind::Auto => "auto",
@@ -80,6 +96,7 @@ impl TripKind {
         }
     }
 
+    /// The kind stored as `s` (exactly `auto` or `manual`); `None` for anything else.
     pub fn parse(s: &str) -> Option<TripKind> {
         match s {
             "auto" => Some(TripKind::Auto),
@@ -91,27 +108,57 @@ impl TripKind {
 
 /// One row of `circuit_breaker_state`: the seed's columns, then the added ones.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// Every time is in epoch milliseconds.
 pub struct BreakerRow {
+    /// The breaker's name (the row's key).
     pub bookmaker: String,
+    /// Weighted failures of the current window: 1.0 per failure, the timeout weight per
+    /// timeout. A success or a reset sets it to 0; a failure more than the failure window
+    /// after the previous one starts it again at its own weight.
     pub failure_count: f64,
+    /// When the latest failure was recorded; `None` if none ever was. An operator trip does
+    /// not set it (the original service did, at every trip).
     pub last_failure_at: Option<i64>,
+    /// Whether the breaker is tripped (open, half-open or forced open): the source of truth.
     pub tripped: bool,
+    /// How many times the breaker went from untripped to tripped, automatically or by an
+    /// operator (a failed probe's re-opening is not a new trip).
     pub trip_count: i64,
+    /// The message of the latest failure; `None` if none was ever recorded. A reset keeps it.
     pub last_error: Option<String>,
+    /// Exponential moving average of successful calls' latency, in milliseconds; `None`
+    /// before the first success was written.
     pub avg_latency: Option<f64>,
+    /// When an operator last reset the breaker; `None` if never.
     pub last_reset_at: Option<i64>,
+    /// Who made the last reset; `None` if never reset.
     pub last_reset_by: Option<String>,
+    /// The last reset's reason; `None` if never reset or reset without a reason.
     pub last_reset_reason: Option<String>,
+    /// When the row was last written.
     pub updated_at: i64,
     // Added by migration 1.
+    /// When the current trip began (a failed probe restarts it); the reset timeout counts
+    /// from it. `None` when not tripped, or when an old writer erased it (see
+    /// [`BreakerRow::trip_started_at`]).
     pub tripped_at: Option<i64>,
+    /// Who tripped the breaker; `None` when not tripped, or when an old writer erased it
+    /// (then treated as [`TripKind::Manual`], see [`BreakerRow::effective_trip_kind`]).
     pub trip_kind: Option<TripKind>,
+    /// When the half-open probe's lease ends; `None` when no probe has been claimed since the
+    /// trip or the last probe result. An expired lease stays until the next claim or result.
     pub probe_lease_until: Option<i64>,
+    /// The breaker instance holding (or last holding) the probe lease, as
+    /// `host:pid:sequence`; set and cleared together with `probe_lease_until`.
     pub probe_owner: Option<String>,
+    /// When the latest recorded success happened; `None` before any. Successes on a clean
+    /// breaker reach the row with the batch flush, about a second late.
     pub last_success_at: Option<i64>,
 }
 
 impl BreakerRow {
+    /// A closed row for `bookmaker` with no history, written at `now`.
     pub fn new(bookmaker: &str, now: i64) -> BreakerRow {
         BreakerRow {
             bookmaker: bookmaker.to_owned(),
@@ -144,6 +191,8 @@ impl BreakerRow {
         self.trip_kind.unwrap_or(TripKind::Manual)
     }
 
+    /// Whether a probe holds an unexpired lease at `now`: the row is tripped and
+    /// `probe_lease_until` is later than `now`.
     pub fn probe_in_flight(&self, now: i64) -> bool {
         self.tripped && self.probe_lease_until.is_some_and(|until| until > now)
     }
@@ -151,14 +200,27 @@ impl BreakerRow {
 
 /// The configuration in the units the state machine works in (milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// Each field comes from the [`BreakerConfig`] field of that name, durations converted to
+/// milliseconds (saturating).
 pub struct Rules {
+    /// Weighted failures that trip the breaker.
     pub failure_threshold: f64,
+    /// How long an automatic trip stays open before a probe, in milliseconds.
     pub reset_timeout_ms: i64,
+    /// Minimum time from the last failure or trip to a non-forced reset, in milliseconds.
     pub cooldown_ms: i64,
+    /// A failure more than this many milliseconds after the previous one starts the count
+    /// afresh.
     pub failure_window_ms: i64,
+    /// What a timeout adds to the failure count (a failure adds 1.0).
     pub timeout_weight: f64,
+    /// Whether an automatic trip becomes half-open after the reset timeout; when false it
+    /// stays open until an operator reset.
     pub half_open_enabled: bool,
+    /// How long a claimed probe lease lasts, in milliseconds.
     pub probe_lease_ms: i64,
+    /// Weight of the newest sample in the average latency (0 to 1).
     pub latency_smoothing: f64,
 }
 
@@ -217,6 +279,9 @@ pub enum Admission {
     Reject(BreakerState),
 }
 
+/// Whether a call at `now` may go ahead: [`Admission::Allow`] for a missing or untripped row,
+/// [`Admission::ProbeCandidate`] when half-open with no probe in flight, else
+/// [`Admission::Reject`] with the state.
 pub fn admit(row: Option<&BreakerRow>, rules: &Rules, now: i64) -> Admission {
     let Some(row) = row else {
         return Admission::Allow;
@@ -235,15 +300,22 @@ pub fn admit(row: Option<&BreakerRow>, rules: &Rules, now: i64) -> Admission {
 /// The kinds of audit rows. The seed's runbook knows `TRIP` and `RESET`; the rest are new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditAction {
+    /// `TRIP`: the breaker tripped, by the threshold (actor `system`) or by an operator.
     Trip,
+    /// `RESET`: an operator reset the breaker (forced or not).
     Reset,
+    /// `RESET_DENIED`: an operator's reset was refused by the cooldown.
     ResetDenied,
+    /// `PROBE_START`: a process claimed the half-open probe lease.
     ProbeStart,
+    /// `CLOSE`: the probe succeeded and closed the breaker.
     Close,
+    /// `REOPEN`: the probe failed and opened the breaker again.
     Reopen,
 }
 
 impl AuditAction {
+    /// Every action, in declaration order.
     pub const ALL: [AuditAction; 6] = [
         AuditAction::Trip,
         AuditAction::Reset,
@@ -253,6 +325,7 @@ impl AuditAction {
         AuditAction::Reopen,
     ];
 
+    /// The text stored in the audit row's `action` column (`TRIP`, `RESET_DENIED`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Trip => "TRIP",
@@ -264,6 +337,7 @@ impl AuditAction {
         }
     }
 
+    /// The action spelt `s`, ignoring ASCII case; `None` for an unknown action.
     pub fn parse(s: &str) -> Option<AuditAction> {
         AuditAction::ALL
             .into_iter()
@@ -274,9 +348,13 @@ impl AuditAction {
 /// A change of state the breaker made by itself; it becomes an audit row with actor `system`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
+    /// The audit action: `TRIP`, `PROBE_START`, `CLOSE` or `REOPEN`.
     pub action: AuditAction,
+    /// The state before the transition.
     pub before: BreakerState,
+    /// The state after it.
     pub after: BreakerState,
+    /// Why, in words, as the audit row's reason (`failure threshold reached (10 >= 10)`).
     pub reason: String,
 }
 
@@ -488,10 +566,13 @@ pub fn cooldown_from(row: &BreakerRow) -> CooldownFrom {
 /// Whether a reset may go ahead now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResetDecision {
+    /// The reset may go ahead: forced, past the cooldown, or nothing to count it from.
     Allowed,
     /// Inside the cooldown: `elapsed_ms` since the later of the last failure and the trip.
     Denied {
+        /// Milliseconds since [`cooldown_since`] (0 when that time is in the future).
         elapsed_ms: i64,
+        /// Milliseconds until the cooldown ends (at least 1).
         remaining_ms: i64,
     },
 }
@@ -504,6 +585,9 @@ pub fn cooldown_since(row: &BreakerRow) -> Option<i64> {
     }
 }
 
+/// Whether a reset at `now` may go ahead: when `force`, when the row has no failure or trip
+/// time, or when at least the cooldown has passed since [`cooldown_since`]. (That a forced
+/// reset needs a reason is checked by the breaker, not here.)
 pub fn reset_decision(row: &BreakerRow, rules: &Rules, now: i64, force: bool) -> ResetDecision {
     let Some(since) = cooldown_since(row) else {
         return ResetDecision::Allowed;
@@ -543,13 +627,19 @@ pub fn apply_reset(row: &BreakerRow, user: &str, reason: Option<&str>, now: i64)
 /// once is `avg * decay + contribution`, or `if_empty` when there was no average yet.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct LatencyBatch {
+    /// How many latencies were added.
     pub samples: u64,
+    /// What the stored average is multiplied by: `(1 - a)` to the power `samples`.
     pub decay: f64,
+    /// What the samples add to the decayed average.
     pub contribution: f64,
+    /// The new average when there was none yet (the first sample exactly, the rest smoothed).
     pub if_empty: f64,
 }
 
 impl LatencyBatch {
+    /// Adds one successful call's latency in milliseconds, with `smoothing` the weight of the
+    /// newest sample (0 to 1).
     pub fn add(&mut self, latency_ms: f64, smoothing: f64) {
         let keep = 1.0 - smoothing;
         if self.samples == 0 {
@@ -580,6 +670,8 @@ impl LatencyBatch {
         }
     }
 
+    /// The average after this batch: `current * decay + contribution`, or `if_empty` when
+    /// `current` is `None`. Meaningful only for a batch with samples: an empty one gives 0.0.
     pub fn apply(&self, current: Option<f64>) -> f64 {
         match current {
             None => self.if_empty,

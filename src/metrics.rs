@@ -3,8 +3,18 @@
 //! Counter totals that operators need across processes (rejections, load sheds, resets) are
 //! also kept in the database; this sink is for a service's own in-process telemetry.
 
+/// Where the breaker sends its in-process telemetry. It is called on the call path (every
+/// rejection, every trip), so it should be cheap.
+///
+/// Counters: `circuit_breaker_rejected_total` (labels `bookmaker`, `operation`, `reason`:
+/// `tripped` or `load_shed`), `load_shed_rejected_total` (`bookmaker`, `operation`),
+/// `circuit_breaker_trips_total`, `circuit_breaker_resets_total` and
+/// `circuit_breaker_failures_deferred_total` (`bookmaker`). Gauges: `circuit_breaker_tripped`
+/// (`bookmaker`; 1 or 0) and `circuit_breaker_pending_writes` (no labels).
 pub trait MetricsSink: Send + Sync {
+    /// Adds `value` to the counter `name` with these labels.
     fn counter(&self, name: &str, value: f64, labels: &[(&str, &str)]);
+    /// Sets the gauge `name` with these labels to `value`.
     fn gauge(&self, name: &str, value: f64, labels: &[(&str, &str)]);
 }
 
@@ -23,15 +33,21 @@ pub struct RecordingMetrics {
     samples: std::sync::Mutex<Vec<Sample>>,
 }
 
+/// One call to the sink, as [`RecordingMetrics`] keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// `counter` or `gauge`.
     pub kind: &'static str,
+    /// The metric's name.
     pub name: String,
+    /// The increment (counter) or the value set (gauge).
     pub value: f64,
+    /// The labels, in the order given.
     pub labels: Vec<(String, String)>,
 }
 
 impl RecordingMetrics {
+    /// A copy of every sample so far, oldest first.
     pub fn samples(&self) -> Vec<Sample> {
         self.samples.lock().map(|s| s.clone()).unwrap_or_default()
     }

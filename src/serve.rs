@@ -65,6 +65,7 @@ const POLL: Duration = Duration::from_millis(25);
 /// Where the exporter listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeOptions {
+    /// The address and port to bind.
     pub listen: SocketAddr,
 }
 

@@ -17,6 +17,44 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// Builds a breaker: configuration, metrics sink, load monitor and clock, then where to open.
+///
+/// Made by [`ProductionCircuitBreaker::builder`]. A test drives the time with a
+/// [`ManualClock`](crate::clock::ManualClock):
+///
+/// ```
+/// use breakerctl::clock::ManualClock;
+/// use breakerctl::metrics::RecordingMetrics;
+/// use breakerctl::{BreakerConfig, BreakerState, CallContext, ProductionCircuitBreaker};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// # fn main() -> Result<(), breakerctl::BreakerError> {
+/// # let dir = std::env::temp_dir().join(format!("breakerctl-doc-builder-{}", std::process::id()));
+/// let clock = ManualClock::new(1_700_000_000_000); // epoch milliseconds
+/// let metrics = Arc::new(RecordingMetrics::default());
+/// let breaker = ProductionCircuitBreaker::builder()
+///     .config(BreakerConfig { failure_threshold: 2.0, ..BreakerConfig::default() })
+///     .clock(Arc::new(clock.clone()))
+///     .metrics(metrics.clone())
+///     .open(dir.join("cb.db"))?;
+///
+/// let ctx = CallContext::new("microBet", 1.0);
+/// for _ in 0..2 {
+///     let _ = breaker.call_api("bet365", &ctx, || Err::<(), _>("502 Bad Gateway"));
+/// }
+/// let state = |b: &ProductionCircuitBreaker| b.get_status("bet365").map(|s| s.map(|s| s.state));
+/// assert_eq!(state(&breaker)?, Some(BreakerState::Open));
+/// assert_eq!(metrics.counter_total("circuit_breaker_trips_total", &[("bookmaker", "bet365")]), 1.0);
+///
+/// clock.advance(Duration::from_secs(60)); // the reset timeout
+/// assert_eq!(state(&breaker)?, Some(BreakerState::HalfOpen));
+/// breaker.call_api("bet365", &ctx, || Ok::<_, &str>(())).expect("the probe is let through");
+/// assert_eq!(state(&breaker)?, Some(BreakerState::Closed)); // the probe's success closed it
+/// # drop(breaker);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok(())
+/// # }
+/// ```
 pub struct BreakerBuilder {
     config: BreakerConfig,
     synchronous: Synchronous,

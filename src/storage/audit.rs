@@ -46,9 +46,15 @@ pub fn audit_hash(prev_hash: &str, r: &AuditRecord) -> String {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainReport {
+    /// How many audit rows were checked.
     pub rows: usize,
+    /// Whether every row follows its predecessor and matches its hash, and the chain ends at
+    /// the recorded head.
     pub ok: bool,
+    /// The id of the first row found wrong (for deleted newest rows, the id after the last
+    /// one left); `None` when `ok`, or when the head itself is missing.
     pub first_broken_id: Option<i64>,
+    /// What is wrong, in words; `None` when `ok`.
     pub problem: Option<String>,
     /// The hash of the newest row when the chain verifies: record it elsewhere (a ticket, a
     /// log) to notice later a rewrite of the whole chain.

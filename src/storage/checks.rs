@@ -14,8 +14,11 @@ pub const SKEW_TOLERANCE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Check {
+    /// What was checked, in a few words (`integrity`, `journal mode`, ...).
     pub name: &'static str,
+    /// Whether it passed.
     pub ok: bool,
+    /// What it found, in words.
     pub detail: String,
 }
 
@@ -23,8 +26,12 @@ pub struct Check {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExpiredLease {
+    /// The breaker's name.
     pub bookmaker: String,
+    /// The breaker instance that claimed the lease (`host:pid:sequence`); always set in what
+    /// [`expired_leases`] returns.
     pub owner: Option<String>,
+    /// When the lease ran out, in epoch milliseconds.
     pub expired_at: i64,
 }
 
@@ -36,8 +43,11 @@ pub struct FutureTimestamp {
     pub table: &'static str,
     /// The bookmaker (state) or the row id (audit).
     pub row: String,
+    /// The column holding the time (`last_failure_at`, `timestamp`, ...).
     pub column: &'static str,
+    /// The stored time, in epoch milliseconds.
     pub value: i64,
+    /// How far ahead of this host's clock it is, in milliseconds.
     pub ahead_ms: i64,
 }
 
@@ -45,9 +55,14 @@ pub struct FutureTimestamp {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LongTrip {
+    /// The breaker's name.
     pub bookmaker: String,
+    /// Its state now, as [`BreakerState::as_str`](crate::BreakerState::as_str).
     pub state: String,
+    /// When the trip began, in epoch milliseconds (for a trip by the original service, its
+    /// `last_failure_at`).
     pub tripped_at: i64,
+    /// How long it has been tripped, in milliseconds.
     pub tripped_for_ms: i64,
 }
 

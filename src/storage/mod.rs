@@ -89,7 +89,9 @@ impl ChangeToken {
 /// `after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OwnCommit {
+    /// The token right before the write.
     pub before: ChangeToken,
+    /// The token right after its commit.
     pub after: ChangeToken,
 }
 
@@ -138,7 +140,9 @@ pub trait Backend: Send {
     /// other attempt.
     fn own_commit(&self) -> Option<OwnCommit>;
 
+    /// One breaker's row; `None` when the store has no row by that name.
     fn load(&mut self, bookmaker: &str) -> Result<Option<BreakerRow>>;
+    /// Every row, by name.
     fn load_all(&mut self) -> Result<Vec<BreakerRow>>;
     /// The names [`Backend::load`] can find (a name stored in another encoding is left out).
     fn bookmaker_names(&mut self) -> Result<Vec<String>>;
