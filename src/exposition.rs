@@ -98,7 +98,9 @@ pub struct CounterSample {
 /// Everything one read of the store gives the exposition.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoreRead {
+    /// One sample per breaker row.
     pub breakers: Vec<BreakerSample>,
+    /// The counter totals of every process sharing the store.
     pub counters: Vec<CounterSample>,
 }
 
@@ -578,6 +580,7 @@ pub struct FailureLog {
 }
 
 impl FailureLog {
+    /// A log that writes at most one line per `interval`, counting the ones left out.
     pub fn new(interval: Duration) -> FailureLog {
         FailureLog {
             interval,
